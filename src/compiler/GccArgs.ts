@@ -1,0 +1,306 @@
+import * as path from "node:path"
+import { isPreprocessed, type Language, languageOfFile, languageOfX } from "./Language.ts"
+
+/**
+ * Pure argument analysis for gcc and clang (`gcc`, `g++`, `cc`, `c++`, `clang`, `clang++`).
+ * Input is the argv after the compiler, with `@file`s already expanded.
+ */
+
+export type Family = "gcc" | "clang"
+
+export interface DepOptions {
+  /** Where the dependency file goes, relative to the cwd as the user wrote it. */
+  readonly file: string
+  /** -MT/-MQ as given, in order; empty means the compiler's default (the output file). */
+  readonly targets: ReadonlyArray<string>
+}
+
+export interface GccCompilation {
+  readonly language: Language
+  readonly input: string
+  /** The main output: object (`-c`) or assembly (`-S`). */
+  readonly output: string
+  /** Extra files the compile writes besides the output (.dwo, .gcno, .su), relative to the cwd. */
+  readonly sideOutputs: ReadonlyArray<{ readonly role: string; readonly file: string }>
+  readonly dep: DepOptions | undefined
+  /** Arguments for the `-E` run that gives the key its text (and writes the .d, as the compile would). */
+  readonly preprocessArgs: ReadonlyArray<string>
+  /** Arguments that change the object other than through the preprocessed text. */
+  readonly keyArgs: ReadonlyArray<string>
+  /** Input the compiler reads without preprocessing: its bytes go into the key instead. */
+  readonly hashInputDirectly: boolean
+  /** -g or coverage notes: the output names the working directory, unless a prefix map hides it. */
+  readonly recordsCwd: boolean
+  /** `old=new` pairs from -fdebug-prefix-map / -ffile-prefix-map, in order. */
+  readonly prefixMaps: ReadonlyArray<readonly [string, string]>
+  /** The object embeds its own path (split DWARF, coverage data), so the output path is part of the key. */
+  readonly outputPathInKey: boolean
+  /** -march=native and friends: the object depends on this machine's CPU. */
+  readonly nativeCpu: boolean
+}
+
+export type ParseResult =
+  | { readonly _tag: "Cacheable"; readonly compilation: GccCompilation }
+  | { readonly _tag: "NotCacheable"; readonly reason: string; readonly nonCompilation?: boolean }
+
+const notCacheable = (reason: string, nonCompilation = false): ParseResult => ({
+  _tag: "NotCacheable",
+  reason,
+  ...(nonCompilation ? { nonCompilation } : {})
+})
+
+/** Options whose value is the next argument (when not joined). */
+const TAKES_VALUE: ReadonlySet<string> = new Set([
+  "-o", "-x", "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter", "-iquote", "-iprefix",
+  "-iwithprefix", "-iwithprefixbefore", "-isysroot", "-imultilib", "-MF", "-MT", "-MQ", "-Xpreprocessor",
+  "-Xassembler", "-Xlinker", "-Xclang", "-arch", "-target", "-aux-info", "-L", "-l", "-u", "-T", "-z",
+  "--param", "-gcc-toolchain", "-mllvm", "-include-pch", "-ivfsoverlay", "-F", "-iframework",
+  "-iframeworkwithsysroot", "-B", "-specs", "--sysroot", "-Xarch_host", "-Xarch_device", "-A",
+  "-dependency-file", "-MJ", "--serialize-diagnostics", "-working-directory", "-idirafter"
+])
+
+/** Options whose whole effect is visible in the preprocessed text: left out of the key. */
+const PREPROCESSOR_ONLY_SEPARATE: ReadonlySet<string> = new Set([
+  "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter", "-iquote", "-iprefix", "-iwithprefix",
+  "-iwithprefixbefore"
+])
+const PREPROCESSOR_ONLY_JOINED = ["-I", "-D", "-U", "-isystem", "-idirafter", "-iquote"]
+const PREPROCESSOR_ONLY_FLAGS: ReadonlySet<string> = new Set(["-nostdinc", "-nostdinc++"])
+
+const UNCACHEABLE_FLAGS: ReadonlyMap<string, string> = new Map([
+  ["-E", "-E"],
+  ["-M", "-M"],
+  ["-MM", "-M"],
+  ["-P", "-P"],
+  ["-fsyntax-only", "-fsyntax-only"],
+  ["-frepo", "-frepo"],
+  ["-fmodules", "-fmodules"],
+  ["-fcxx-modules", "-fmodules"],
+  ["-fmodules-ts", "-fmodules"],
+  ["-fmodule-header", "-fmodules"],
+  ["-gtoggle", "-gtoggle"],
+  ["-ftime-trace", "-ftime-trace"],
+  ["-fbranch-probabilities", "-fprofile-use"],
+  ["-fauto-profile", "-fprofile-use"],
+  ["-Xclang", "-Xclang"],
+  ["-MJ", "-MJ"],
+  ["--serialize-diagnostics", "--serialize-diagnostics"],
+  ["-include-pch", "precompiled header"],
+  ["-fpch-preprocess", "precompiled header"],
+  ["-wrapper", "-wrapper"],
+  ["-dependency-file", "-dependency-file"],
+  ["-working-directory", "-working-directory"]
+])
+
+const UNCACHEABLE_PREFIXES: ReadonlyArray<readonly [string, string]> = [
+  ["-save-temps", "-save-temps"],
+  ["-fprofile-use", "-fprofile-use"],
+  ["-fprofile-instr-use", "-fprofile-use"],
+  ["-fprofile-sample-use", "-fprofile-use"],
+  ["-fauto-profile=", "-fprofile-use"],
+  ["-fdump-", "-fdump"],
+  ["-fmodules-cache-path", "-fmodules"],
+  ["-fmodule-file", "-fmodules"],
+  ["-index-store-path", "-index-store-path"],
+  ["-ftime-trace=", "-ftime-trace"],
+  ["-fcallgraph-info", "-fcallgraph-info"],
+  ["-fcrash-diagnostics", "-fcrash-diagnostics"],
+  ["--serialize-diagnostics=", "--serialize-diagnostics"]
+]
+
+/** Replaces the extension of a path (gcc's rule for .d, .dwo, .gcno, .su names). */
+export const replaceExtension = (file: string, ext: string): string => {
+  const e = path.extname(file)
+  return (e === "" ? file : file.slice(0, -e.length)) + ext
+}
+
+const isDebugFlag = (a: string): boolean => a.startsWith("-g") && !a.startsWith("-gz") && !a.startsWith("-gsplit-dwarf") &&
+  !a.startsWith("-gno-") && !a.startsWith("-gcolumn-info") && !a.startsWith("-grecord") && !a.startsWith("-gstrict") &&
+  !a.startsWith("-gcc-toolchain")
+
+export const parseGccArgs = (args: ReadonlyArray<string>): ParseResult => {
+  let compileMode: "-c" | "-S" | undefined
+  let output: string | undefined
+  let xLanguage: Language | "none" | undefined
+  const inputs: Array<{ file: string; language: Language | undefined }> = []
+  const preprocessArgs: Array<string> = []
+  const keyArgs: Array<string> = []
+  let depKind: "-MD" | "-MMD" | undefined
+  let depFile: string | undefined
+  const depTargets: Array<string> = []
+  let depArgsInKey: Array<string> = []
+  let debugInfo = false
+  let splitDwarf = false
+  let coverageNotes = false
+  let coverageData = false
+  let stackUsage = false
+  let nativeCpu = false
+  const prefixMaps: Array<readonly [string, string]> = []
+  const archs = new Set<string>()
+  let onlyInputs = false
+
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (onlyInputs || arg === "-" || !arg.startsWith("-")) {
+      if (arg === "-") return notCacheable("input from stdin")
+      const lang = xLanguage === undefined || xLanguage === "none" ? languageOfFile(arg) : xLanguage
+      inputs.push({ file: arg, language: lang })
+      // The input stays where it was: a later `-x` must not apply to it.
+      preprocessArgs.push(arg)
+      continue
+    }
+    if (arg === "--") {
+      onlyInputs = true
+      continue
+    }
+    // The value of a separate-value option, consumed here so it is never taken for an input.
+    let value: string | undefined
+    if (TAKES_VALUE.has(arg)) {
+      value = args[i + 1]
+      if (value === undefined) return notCacheable(`missing argument to ${arg}`)
+      i++
+    }
+    const whole = value === undefined ? [arg] : [arg, value]
+
+    const uncacheable = UNCACHEABLE_FLAGS.get(arg) ?? UNCACHEABLE_PREFIXES.find(([p]) => arg.startsWith(p))?.[1]
+    if (uncacheable !== undefined) return notCacheable(uncacheable)
+
+    if (arg === "-c" || arg === "-S") {
+      // -S wins over -c, as in gcc.
+      if (compileMode !== "-S") compileMode = arg
+      continue
+    }
+    if (arg === "-o" || (arg.startsWith("-o") && arg.length > 2)) {
+      output = value ?? arg.slice(2)
+      continue
+    }
+    if (arg === "-x" || (arg.startsWith("-x") && arg.length > 2)) {
+      const name = value ?? arg.slice(2)
+      if (name === "none") xLanguage = "none"
+      else {
+        const lang = languageOfX(name)
+        if (lang === undefined) return notCacheable("unknown source language")
+        xLanguage = lang
+      }
+      keyArgs.push("-x", name)
+      preprocessArgs.push("-x", name)
+      continue
+    }
+    // Dependency-file options: handled by us, not hashed except where they change the .d's text.
+    if (arg === "-MD" || arg === "-MMD") {
+      depKind = arg
+      continue
+    }
+    if (arg === "-MF" || arg.startsWith("-MF")) {
+      depFile = value ?? arg.slice(3)
+      continue
+    }
+    if (arg === "-MT" || arg === "-MQ" || arg.startsWith("-MT") || arg.startsWith("-MQ")) {
+      const flag = arg.slice(0, 3)
+      depTargets.push(flag, value ?? arg.slice(3))
+      continue
+    }
+    if (arg === "-MP" || arg === "-MG") {
+      depArgsInKey.push(arg)
+      continue
+    }
+    if (arg.startsWith("-Wp,")) {
+      const parts = arg.slice(4).split(",")
+      if ((parts[0] === "-MD" || parts[0] === "-MMD") && parts.length === 2 && parts[1] !== "") {
+        depKind = parts[0]
+        depFile = parts[1]
+        continue
+      }
+      if (parts.some((p) => p === "-P" || p.startsWith("-M"))) return notCacheable("-Wp,-M/-P")
+      preprocessArgs.push(arg)
+      keyArgs.push(arg)
+      continue
+    }
+    if (arg.startsWith("-Wa,") && arg.slice(4).split(",").some((p) => p.startsWith("-a") || p === "--MD")) {
+      return notCacheable("assembler listing")
+    }
+    if (arg === "-arch") {
+      archs.add(value!)
+      if (archs.size > 1) return notCacheable("multiple -arch")
+    }
+
+    // What is left goes to both runs. Whether it enters the key depends on its kind.
+    preprocessArgs.push(...whole)
+    if (
+      PREPROCESSOR_ONLY_SEPARATE.has(arg) || PREPROCESSOR_ONLY_FLAGS.has(arg) ||
+      (value === undefined && PREPROCESSOR_ONLY_JOINED.some((p) => arg.startsWith(p) && arg.length > p.length) &&
+        !arg.startsWith("-include-pch"))
+    ) {
+      continue
+    }
+    keyArgs.push(...whole)
+
+    if (isDebugFlag(arg)) debugInfo = arg !== "-g0"
+    if (arg === "-gsplit-dwarf" || arg.startsWith("-gsplit-dwarf=")) splitDwarf = arg !== "-gsplit-dwarf=none"
+    if (arg === "--coverage" || arg === "-ftest-coverage") coverageNotes = true
+    if (arg === "--coverage" || arg === "-fprofile-arcs" || arg.startsWith("-fprofile-generate") ||
+      arg.startsWith("-fprofile-instr-generate") || arg.startsWith("-fcs-profile-generate")) coverageData = true
+    if (arg === "-fstack-usage") stackUsage = true
+    if (/^-m(arch|tune|cpu)=native$/.test(arg)) nativeCpu = true
+    for (const flag of ["-fdebug-prefix-map=", "-ffile-prefix-map="]) {
+      if (arg.startsWith(flag)) {
+        const map = arg.slice(flag.length)
+        const eq = map.indexOf("=")
+        if (eq > 0) prefixMaps.push([map.slice(0, eq), map.slice(eq + 1)])
+      }
+    }
+  }
+
+  if (compileMode === undefined) {
+    return notCacheable(inputs.length === 0 ? "no input file" : "linking", inputs.length > 0)
+  }
+  if (inputs.length === 0) return notCacheable("no input file")
+  if (inputs.length > 1) return notCacheable("multiple input files")
+  const input = inputs[0]!
+  if (input.language === undefined) return notCacheable("unknown source language")
+  if (output === "-") return notCacheable("output to stdout")
+  if (splitDwarf && compileMode === "-S") return notCacheable("-gsplit-dwarf with -S")
+
+  const obj = output ?? replaceExtension(path.basename(input.file), compileMode === "-c" ? ".o" : ".s")
+  const sideOutputs: Array<{ role: string; file: string }> = []
+  if (splitDwarf) sideOutputs.push({ role: "dwo", file: replaceExtension(obj, ".dwo") })
+  if (coverageNotes) sideOutputs.push({ role: "gcno", file: replaceExtension(obj, ".gcno") })
+  if (stackUsage) sideOutputs.push({ role: "su", file: replaceExtension(obj, ".su") })
+
+  let dep: DepOptions | undefined
+  if (depKind !== undefined) {
+    const file = depFile ?? replaceExtension(output ?? path.basename(input.file), ".d")
+    // The -E run writes the .d for this very invocation; its default target is the -o name, so name it.
+    const targets = depTargets.length > 0 ? depTargets : ["-MQ", obj]
+    dep = { file, targets: depTargets }
+    preprocessArgs.push(depKind, "-MF", file, ...targets, ...depArgsInKey)
+    depArgsInKey = [depKind, ...depArgsInKey]
+  }
+
+  return {
+    _tag: "Cacheable",
+    compilation: {
+      language: input.language,
+      input: input.file,
+      output: obj,
+      sideOutputs,
+      dep,
+      preprocessArgs: [...preprocessArgs, "-E"],
+      keyArgs: [compileMode, ...keyArgs, ...depArgsInKey],
+      hashInputDirectly: isPreprocessed(input.language),
+      recordsCwd: debugInfo || coverageNotes,
+      prefixMaps,
+      outputPathInKey: splitDwarf || coverageData,
+      nativeCpu
+    }
+  }
+}
+
+/** The working directory as the object will record it, after the last matching prefix map. */
+export const mappedCwd = (cwd: string, maps: ReadonlyArray<readonly [string, string]>): string => {
+  for (let i = maps.length - 1; i >= 0; i--) {
+    const [from, to] = maps[i]!
+    if (cwd === from || cwd.startsWith(from.endsWith("/") ? from : from + "/")) return to + cwd.slice(from.length)
+  }
+  return cwd
+}

@@ -1,0 +1,56 @@
+import * as path from "node:path"
+
+/** The `-x` names gcc and clang share, for the languages sccache-ts caches. */
+export type Language =
+  | "c"
+  | "c++"
+  | "objective-c"
+  | "objective-c++"
+  | "cpp-output"
+  | "c++-cpp-output"
+  | "objective-c-cpp-output"
+  | "objective-c++-cpp-output"
+  | "assembler"
+  | "assembler-with-cpp"
+  | "cuda"
+
+const BY_EXTENSION: Readonly<Record<string, Language>> = {
+  ".c": "c",
+  ".cc": "c++",
+  ".cp": "c++",
+  ".cxx": "c++",
+  ".cpp": "c++",
+  ".CPP": "c++",
+  ".c++": "c++",
+  ".C": "c++",
+  ".m": "objective-c",
+  ".mm": "objective-c++",
+  ".M": "objective-c++",
+  ".i": "cpp-output",
+  ".ii": "c++-cpp-output",
+  ".mi": "objective-c-cpp-output",
+  ".mii": "objective-c++-cpp-output",
+  ".s": "assembler",
+  ".S": "assembler-with-cpp",
+  ".sx": "assembler-with-cpp",
+  ".cu": "cuda"
+}
+
+const X_NAMES: ReadonlySet<string> = new Set([
+  ...Object.values(BY_EXTENSION),
+  "c-cpp-output" // gcc's older spelling of cpp-output
+])
+
+export const languageOfFile = (file: string): Language | undefined => BY_EXTENSION[path.extname(file)]
+
+export const languageOfX = (name: string): Language | undefined =>
+  X_NAMES.has(name) ? (name === "c-cpp-output" ? "cpp-output" : (name as Language)) : undefined
+
+/** Input that the compiler takes as it is, with no preprocessing: hash the file, don't run `-E`. */
+export const isPreprocessed = (lang: Language): boolean =>
+  lang === "cpp-output" || lang === "c++-cpp-output" || lang === "objective-c-cpp-output" ||
+  lang === "objective-c++-cpp-output" || lang === "assembler"
+
+/** The language names sccache's stats use. */
+export const statsLanguage = (lang: Language): string =>
+  lang === "assembler" || lang === "assembler-with-cpp" ? "Assembler" : lang === "cuda" ? "CUDA" : "C/C++"

@@ -1,0 +1,94 @@
+import { Context, Effect, Layer } from "effect"
+
+export interface Timing {
+  count: number
+  totalMs: number
+}
+
+/** Per storage level (multi-level caches): what each level saw. */
+export interface LevelCounters {
+  hits: number
+  misses: number
+  errors: number
+  timeouts: number
+  writes: number
+  writeErrors: number
+  tooLarge: number
+}
+
+/** The counters of sccache's `--show-stats`, under sccache's JSON names where it has them. */
+export interface StatsSnapshot {
+  compile_requests: number
+  requests_executed: number
+  cache_hits: Record<string, number>
+  cache_misses: Record<string, number>
+  direct_hits: Record<string, number>
+  preprocessor_hits: Record<string, number>
+  cache_timeouts: number
+  cache_read_errors: number
+  forced_recaches: number
+  cache_write_errors: number
+  cache_errors: Record<string, number>
+  compilations: number
+  compile_fails: number
+  not_cached: Record<string, number>
+  non_cacheable_compilations: number
+  non_cacheable_calls: number
+  non_compilation_calls: number
+  unsupported_compiler_calls: number
+  cache_write_duration: Timing
+  compiler_write_duration: Timing
+  cache_read_hit_duration: Timing
+  levels: Record<string, LevelCounters>
+}
+
+export const emptyStats = (): StatsSnapshot => ({
+  compile_requests: 0,
+  requests_executed: 0,
+  cache_hits: {},
+  cache_misses: {},
+  direct_hits: {},
+  preprocessor_hits: {},
+  cache_timeouts: 0,
+  cache_read_errors: 0,
+  forced_recaches: 0,
+  cache_write_errors: 0,
+  cache_errors: {},
+  compilations: 0,
+  compile_fails: 0,
+  not_cached: {},
+  non_cacheable_compilations: 0,
+  non_cacheable_calls: 0,
+  non_compilation_calls: 0,
+  unsupported_compiler_calls: 0,
+  cache_write_duration: { count: 0, totalMs: 0 },
+  compiler_write_duration: { count: 0, totalMs: 0 },
+  cache_read_hit_duration: { count: 0, totalMs: 0 },
+  levels: {}
+})
+
+export const bump = (map: Record<string, number>, key: string, by = 1): void => {
+  map[key] = (map[key] ?? 0) + by
+}
+
+export const emptyLevel = (): LevelCounters => ({ hits: 0, misses: 0, errors: 0, timeouts: 0, writes: 0, writeErrors: 0, tooLarge: 0 })
+
+/** In-memory counters of one daemon; every subsystem records through `update`. */
+export class Stats extends Context.Service<Stats, {
+  readonly update: (f: (s: StatsSnapshot) => void) => Effect.Effect<void>
+  readonly level: (name: string, f: (l: LevelCounters) => void) => Effect.Effect<void>
+  readonly snapshot: Effect.Effect<StatsSnapshot>
+  readonly zero: Effect.Effect<void>
+}>()("sccache-ts/stats/Stats") {
+  static readonly layer = Layer.sync(Stats, () => {
+    let s = emptyStats()
+    return Stats.of({
+      update: (f) => Effect.sync(() => f(s)),
+      level: (name, f) => Effect.sync(() => f(s.levels[name] ??= emptyLevel())),
+      snapshot: Effect.sync(() => structuredClone(s)),
+      zero: Effect.sync(() => {
+        s = emptyStats()
+      })
+    })
+  })
+}
