@@ -8,6 +8,8 @@ export interface CompileRequest {
   readonly args: ReadonlyArray<string>
   readonly cwd: string
   readonly env: Readonly<Record<string, string>>
+  /** Restored outputs get the permissions the compiler would have given them under this umask. */
+  readonly umask: number
 }
 
 export type Request =

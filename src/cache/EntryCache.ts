@@ -1,0 +1,64 @@
+import { Context, Duration, Effect, Layer } from "effect"
+import { Stats } from "../stats/Stats.ts"
+import { Storage } from "../storage/Storage.ts"
+import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
+
+/** No lookup may hold a compile longer than this, whatever the backend does. */
+const LOOKUP_TIMEOUT = Duration.seconds(30)
+
+/**
+ * Cache entries over Storage, for every language: decoding, checksums, timeouts and their
+ * counters. Nothing here fails: a broken cache is a miss plus a counted error.
+ */
+export class EntryCache extends Context.Service<EntryCache, {
+  readonly lookup: (key: string) => Effect.Effect<CacheEntry | undefined>
+  readonly store: (key: string, entry: CacheEntry) => Effect.Effect<void>
+}>()("sccache-ts/cache/EntryCache") {
+  static readonly layer = Layer.effect(EntryCache, Effect.gen(function*() {
+    const storage = yield* Storage
+    const stats = yield* Stats
+    return EntryCache.of({
+      lookup: Effect.fn("EntryCache.lookup")(function*(key) {
+        const blob = yield* storage.get(key).pipe(
+          Effect.timeoutOrElse({
+            duration: LOOKUP_TIMEOUT,
+            orElse: () =>
+              stats.update((s) => void s.cache_timeouts++).pipe(
+                Effect.andThen(Effect.logWarning(`cache lookup of ${key} timed out`)),
+                Effect.as(undefined)
+              )
+          }),
+          Effect.catch((e) =>
+            stats.update((s) => void (e.reason === "timeout" ? s.cache_timeouts++ : s.cache_read_errors++)).pipe(
+              Effect.andThen(Effect.logWarning(`cache lookup failed: ${e.message}`)),
+              Effect.as(undefined)
+            )
+          )
+        )
+        if (blob === undefined) return undefined
+        const entry = decodeEntry(blob)
+        if (entry instanceof Error) {
+          // A corrupt entry is a miss; the compile that follows stores a good one over it.
+          yield* stats.update((s) => void s.cache_read_errors++)
+          yield* Effect.logWarning(`cache entry ${key} is corrupt: ${entry.message}`)
+          return undefined
+        }
+        return entry
+      }),
+      store: Effect.fn("EntryCache.store")(function*(key, entry) {
+        const started = Date.now()
+        yield* storage.put(key, encodeEntry(entry)).pipe(
+          Effect.andThen(stats.update((s) => {
+            s.cache_write_duration.count++
+            s.cache_write_duration.totalMs += Date.now() - started
+          })),
+          Effect.catch((e) =>
+            stats.update((s) => void s.cache_write_errors++).pipe(
+              Effect.andThen(Effect.logWarning(`cache write failed: ${e.message}`))
+            )
+          )
+        )
+      })
+    })
+  }))
+}

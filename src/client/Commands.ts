@@ -1,0 +1,131 @@
+import { Data, Effect } from "effect"
+import { defaultCacheDir, type Env, parseDaemonSettings } from "../config/Config.ts"
+import { BUILD_ID, VERSION } from "../version.ts"
+import { emptyStats } from "../stats/Stats.ts"
+import { formatStatsJson, formatStatsText, type StatsReport } from "../stats/StatsFormat.ts"
+import { DaemonClient } from "./DaemonClient.ts"
+
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+
+export type Command =
+  | { readonly _tag: "ShowStats"; readonly format: "text" | "json" }
+  | { readonly _tag: "ZeroStats" }
+  | { readonly _tag: "StartServer" }
+  | { readonly _tag: "StopServer"; readonly format: "text" | "json" }
+  | { readonly _tag: "Version" }
+  | { readonly _tag: "Help" }
+
+export const USAGE = `sccache-ts ${VERSION}: a shared compilation cache (sccache- and ccache-compatible)
+
+Usage:
+  sccache-ts <compiler> [compiler arguments]   compile through the cache
+  sccache-ts [options]
+
+Options:
+  -s, --show-stats            show cache statistics
+      --stats-format <fmt>    text (default) or json
+  -z, --zero-stats            zero the statistics
+      --start-server          start the background daemon
+      --stop-server           stop the daemon and print its final statistics
+  -V, --version               print the version
+  -h, --help                  print this help
+
+Environment: SCCACHE_DIR, SCCACHE_CACHE_SIZE, SCCACHE_IDLE_TIMEOUT, SCCACHE_SERVER_UDS, SCCACHE_LOG,
+SCCACHE_ERROR_LOG, SCCACHE_RECACHE, SCCACHE_DIRECT, … (see docs/configuration.md)
+`
+
+/** Pure: sccache's command-line flags. Exactly one action; a format may go with the stats ones. */
+export const parseCommand = (args: ReadonlyArray<string>): Command | UsageError => {
+  let action: Command["_tag"] | undefined
+  let format: "text" | "json" = "text"
+  const set = (a: Command["_tag"]): UsageError | undefined => {
+    if (action !== undefined && action !== a) return new UsageError({ message: "only one action flag may be given" })
+    action = a
+    return undefined
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    let err: UsageError | undefined
+    if (a === "-s" || a === "--show-stats" || a === "--show-adv-stats") err = set("ShowStats")
+    else if (a === "-z" || a === "--zero-stats") err = set("ZeroStats")
+    else if (a === "--start-server") err = set("StartServer")
+    else if (a === "--stop-server") err = set("StopServer")
+    else if (a === "-V" || a === "--version") err = set("Version")
+    else if (a === "-h" || a === "--help") err = set("Help")
+    else if (a === "--stats-format" || a.startsWith("--stats-format=")) {
+      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i]
+      if (v !== "text" && v !== "json") return new UsageError({ message: `--stats-format takes text or json, not "${v ?? ""}"` })
+      format = v
+    } else return new UsageError({ message: `unknown option "${a}" (see --help)` })
+    if (err !== undefined) return err
+  }
+  switch (action) {
+    case undefined:
+      return new UsageError({ message: "no compiler and no option given (see --help)" })
+    case "ShowStats":
+    case "StopServer":
+      return { _tag: action, format }
+    default:
+      return { _tag: action }
+  }
+}
+
+const emptyReport = (env: Env): StatsReport => {
+  const settings = parseDaemonSettings(env)
+  const dir = settings instanceof Error ? env["SCCACHE_DIR"] || defaultCacheDir(env) : settings.cacheDir
+  return {
+    stats: emptyStats(),
+    cache_location: `Local disk: "${dir}"`,
+    cache_size: null,
+    max_cache_size: settings instanceof Error ? null : settings.maxCacheSize,
+    version: VERSION
+  }
+}
+
+const print = (format: "text" | "json", r: StatsReport) =>
+  Effect.sync(() => process.stdout.write(format === "json" ? formatStatsJson(r) : formatStatsText(r)))
+
+/** Runs one command; the exit code comes back. */
+export const runCommand = (cmd: Command, env: Env) =>
+  Effect.gen(function*() {
+    const client = yield* DaemonClient
+    const fail = (message: string) =>
+      Effect.sync(() => {
+        process.stderr.write(`sccache-ts: error: ${message}\n`)
+        return 2
+      })
+    switch (cmd._tag) {
+      case "Help":
+        process.stdout.write(USAGE)
+        return 0
+      case "Version":
+        process.stdout.write(`sccache-ts ${VERSION}\n`)
+        return 0
+      case "ShowStats": {
+        // Like sccache: with no daemon running, the counters are zero and none is started.
+        const reply = yield* client.request({ type: "stats", build: BUILD_ID }, { start: false }).pipe(Effect.result)
+        if (reply._tag === "Success" && reply.success.type === "stats") {
+          yield* print(cmd.format, reply.success.stats as StatsReport)
+        } else yield* print(cmd.format, emptyReport(env))
+        return 0
+      }
+      case "ZeroStats": {
+        const reply = yield* client.request({ type: "zero-stats", build: BUILD_ID }).pipe(Effect.result)
+        if (reply._tag === "Failure") return yield* fail(reply.failure.message)
+        process.stdout.write("Statistics zeroed.\n")
+        return 0
+      }
+      case "StartServer": {
+        const reply = yield* client.request({ type: "stats", build: BUILD_ID }).pipe(Effect.result)
+        if (reply._tag === "Failure") return yield* fail(`the daemon did not start: ${reply.failure.message}`)
+        return 0
+      }
+      case "StopServer": {
+        const stats = yield* client.request({ type: "stats", build: BUILD_ID }, { start: false }).pipe(Effect.result)
+        if (stats._tag === "Failure") return yield* fail("no daemon is running")
+        yield* client.request({ type: "shutdown", build: BUILD_ID }, { start: false }).pipe(Effect.ignore)
+        if (stats.success.type === "stats") yield* print(cmd.format, stats.success.stats as StatsReport)
+        return 0
+      }
+    }
+  })

@@ -1,0 +1,78 @@
+import { Effect, Layer } from "effect"
+import { CCompile } from "../cache/CCompile.ts"
+import { EntryCache } from "../cache/EntryCache.ts"
+import { CompilerDetector } from "../compiler/CompilerDetector.ts"
+import { CompilerRunner } from "../compiler/CompilerRunner.ts"
+import { DaemonConfig, type Env, parseDaemonSettings } from "../config/Config.ts"
+import { ensureSocketDir, socketPath } from "../config/SocketPath.ts"
+import { Jobserver } from "../jobserver/Jobserver.ts"
+import { LoggingLayer } from "../log/Logging.ts"
+import { Stats } from "../stats/Stats.ts"
+import { Storage } from "../storage/Storage.ts"
+import { StorageLayer } from "../storage/StorageLayer.ts"
+import { CompileService } from "./CompileService.ts"
+import { DaemonServer } from "./DaemonServer.ts"
+
+/** The daemon's runtime: the real services, or a degraded one that still answers every client. */
+const daemonLayer = (env: Env, socket: string) => {
+  const settings = parseDaemonSettings(env)
+  const level = settings instanceof Error ? "warn" : settings.logLevel
+  const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
+  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.layer)
+  const full = CompileService.layer.pipe(
+    Layer.provide(CCompile.layer),
+    Layer.provide(EntryCache.layer),
+    Layer.provide(CompilerDetector.layer),
+    Layer.provideMerge(StorageLayer),
+    Layer.provide(DaemonConfig.fromEnv(env)),
+    Layer.provideMerge(base)
+  )
+  const unavailable = (why: string) =>
+    CompileService.degraded(why).pipe(
+      Layer.provideMerge(Layer.succeed(Storage, Storage.of({
+        location: `unavailable (${why})`,
+        get: () => Effect.succeed(undefined),
+        put: () => Effect.void,
+        check: Effect.succeed("read-only"),
+        size: Effect.succeed({})
+      }))),
+      Layer.provideMerge(base)
+    )
+  const services = full.pipe(
+    Layer.catchCause((cause) => {
+      const why = cause.reasons.map((r) => (r._tag === "Fail" ? String((r.error as { message?: string }).message ?? r.error) : r._tag)).join("; ")
+      return unavailable(`cache disabled: ${why}`).pipe(
+        Layer.tap(() => Effect.logError(`sccache-ts: the cache could not start, compiling without it: ${why}`))
+      )
+    })
+  )
+  return DaemonServer.layer({ socket, idleTimeoutSeconds }).pipe(
+    Layer.provide(services),
+    Layer.provideMerge(LoggingLayer(level))
+  )
+}
+
+/** Runs a daemon in this process until it stops; resolves with the process exit code. */
+export const runDaemon = (env: Env): Promise<number> => {
+  const socket = socketPath(env)
+  const dirError = ensureSocketDir(socket)
+  if (dirError !== undefined) {
+    process.stderr.write(`sccache-ts: error: socket directory ${dirError.dir} ${dirError.message}\n`)
+    return Promise.resolve(2)
+  }
+  const program = Effect.gen(function*() {
+    const server = yield* DaemonServer
+    yield* server.run
+  }).pipe(
+    Effect.provide(daemonLayer(env, socket)),
+    Effect.as(0),
+    Effect.catchTag("AlreadyRunning", () => Effect.succeed(0)),
+    Effect.catchTag("DaemonStartError", (e) =>
+      Effect.sync(() => {
+        process.stderr.write(`sccache-ts: error: daemon could not start: ${e.message}\n`)
+        return 2
+      })
+    )
+  )
+  return Effect.runPromise(program)
+}
