@@ -96,7 +96,7 @@ export class CCompile extends Context.Service<CCompile, {
     const compile = Effect.fn("CCompile.compile")(function*(req: CompileRequest, compiler: CompilerInfo) {
       const args = expandResponseFiles(req.args, readUtf8(req.cwd))
       if (args === undefined) return yield* notCached("response files nested too deep")
-      const parsed = parseGccArgs(args)
+      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc")
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
       const lang = statsLanguage(c.language)

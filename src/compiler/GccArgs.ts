@@ -89,7 +89,9 @@ const UNCACHEABLE_FLAGS: ReadonlyMap<string, string> = new Map([
   ["-fpch-preprocess", "precompiled header"],
   ["-wrapper", "-wrapper"],
   ["-dependency-file", "-dependency-file"],
-  ["-working-directory", "-working-directory"]
+  ["-working-directory", "-working-directory"],
+  ["--driver-mode=cl", "MSVC-style driver"],
+  ["--driver-mode=cpp", "-E"]
 ])
 
 const UNCACHEABLE_PREFIXES: ReadonlyArray<readonly [string, string]> = [
@@ -118,7 +120,7 @@ const isDebugFlag = (a: string): boolean => a.startsWith("-g") && !a.startsWith(
   !a.startsWith("-gno-") && !a.startsWith("-gcolumn-info") && !a.startsWith("-grecord") && !a.startsWith("-gstrict") &&
   !a.startsWith("-gcc-toolchain")
 
-export const parseGccArgs = (args: ReadonlyArray<string>): ParseResult => {
+export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): ParseResult => {
   let compileMode: "-c" | "-S" | undefined
   let output: string | undefined
   let xLanguage: Language | "none" | undefined
@@ -129,6 +131,7 @@ export const parseGccArgs = (args: ReadonlyArray<string>): ParseResult => {
   let depFile: string | undefined
   const depTargets: Array<string> = []
   let depArgsInKey: Array<string> = []
+  let wpDep: DepOptions | undefined
   let debugInfo = false
   let splitDwarf = false
   let coverageNotes = false
@@ -202,13 +205,22 @@ export const parseGccArgs = (args: ReadonlyArray<string>): ParseResult => {
     }
     if (arg === "-MP" || arg === "-MG") {
       depArgsInKey.push(arg)
+      preprocessArgs.push(arg)
       continue
     }
     if (arg.startsWith("-Wp,")) {
       const parts = arg.slice(4).split(",")
       if ((parts[0] === "-MD" || parts[0] === "-MMD") && parts.length === 2 && parts[1] !== "") {
-        depKind = parts[0]
-        depFile = parts[1]
+        // clang treats it as -MD -MF; gcc's cc1 picks another default target, so it goes on as it is.
+        if (family === "clang") {
+          if (depKind !== undefined) return notCacheable("-Wp,-MD with -MD")
+          depKind = parts[0]
+          depFile = parts[1]
+          continue
+        }
+        wpDep = { file: parts[1], targets: [] }
+        preprocessArgs.push(arg)
+        depArgsInKey.push(arg.slice(0, 4) + parts[0])
         continue
       }
       if (parts.some((p) => p === "-P" || p.startsWith("-M"))) return notCacheable("-Wp,-M/-P")
@@ -267,13 +279,14 @@ export const parseGccArgs = (args: ReadonlyArray<string>): ParseResult => {
   if (coverageNotes) sideOutputs.push({ role: "gcno", file: replaceExtension(obj, ".gcno") })
   if (stackUsage) sideOutputs.push({ role: "su", file: replaceExtension(obj, ".su") })
 
-  let dep: DepOptions | undefined
+  let dep = wpDep
   if (depKind !== undefined) {
+    if (wpDep !== undefined) return notCacheable("-Wp,-MD with -MD")
     const file = depFile ?? replaceExtension(output ?? path.basename(input.file), ".d")
     // The -E run writes the .d for this very invocation; its default target is the -o name, so name it.
     const targets = depTargets.length > 0 ? depTargets : ["-MQ", obj]
     dep = { file, targets: depTargets }
-    preprocessArgs.push(depKind, "-MF", file, ...targets, ...depArgsInKey)
+    preprocessArgs.push(depKind, "-MF", file, ...targets)
     depArgsInKey = [depKind, ...depArgsInKey]
   }
 

@@ -1,0 +1,108 @@
+/** End-to-end helpers: the built binary, run in a private sandbox (own cache dir, own daemon socket). */
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+export const ROOT = path.resolve(import.meta.dirname, "../..")
+export const BIN = path.join(ROOT, "bin", "sccache-ts")
+
+if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run "npm run build" (npm test does it first)`)
+
+export interface Run {
+  readonly code: number | null
+  readonly stdout: Buffer
+  readonly stderr: Buffer
+}
+
+export const run = (cmd: string, args: ReadonlyArray<string>, opts: { cwd: string; env?: NodeJS.ProcessEnv }): Run => {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env })
+  if (r.error) throw r.error
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+export const runAsync = (cmd: string, args: ReadonlyArray<string>, opts: { cwd: string; env?: NodeJS.ProcessEnv }) =>
+  new Promise<Run>((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env })
+    const out: Array<Buffer> = []
+    const err: Array<Buffer> = []
+    child.stdout.on("data", (b: Buffer) => out.push(b))
+    child.stderr.on("data", (b: Buffer) => err.push(b))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }))
+  })
+
+export interface Sandbox {
+  /** A scratch directory for sources and outputs. */
+  readonly dir: string
+  readonly env: NodeJS.ProcessEnv
+  readonly socket: string
+  /** `sccache-ts <args>` in `cwd` (default: dir). */
+  readonly sccache: (args: ReadonlyArray<string>, opts?: { cwd?: string; env?: NodeJS.ProcessEnv }) => Run
+  readonly stats: () => StatsJson
+  readonly stop: () => void
+  readonly write: (file: string, text: string) => string
+}
+
+export interface StatsJson {
+  stats: {
+    compile_requests: number
+    requests_executed: number
+    cache_hits: { counts: Record<string, number> }
+    cache_misses: { counts: Record<string, number> }
+    cache_errors: { counts: Record<string, number> }
+    cache_read_errors: number
+    cache_write_errors: number
+    compile_fails: number
+    not_cached: Record<string, number>
+    non_cacheable_calls: number
+    non_compilation_calls: number
+    unsupported_compiler_calls: number
+    forced_recaches: number
+  }
+  cache_location: string
+}
+
+export const total = (m: { counts: Record<string, number> }): number => Object.values(m.counts).reduce((a, b) => a + b, 0)
+
+/** Short paths: a Unix socket path must fit in 108 bytes. */
+export const makeSandbox = (extraEnv: NodeJS.ProcessEnv = {}): Sandbox => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sct-"))
+  const socket = path.join(dir, "run", "d.sock")
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SCCACHE_DIR: path.join(dir, "cache"),
+    SCCACHE_SERVER_UDS: socket,
+    SCCACHE_ERROR_LOG: path.join(dir, "daemon.log"),
+    SCCACHE_LOG: "debug",
+    LC_ALL: "C",
+    ...extraEnv
+  }
+  delete env["XDG_RUNTIME_DIR"]
+  const work = path.join(dir, "w")
+  fs.mkdirSync(work)
+  const sccache = (args: ReadonlyArray<string>, opts?: { cwd?: string; env?: NodeJS.ProcessEnv }) =>
+    run(BIN, args, { cwd: opts?.cwd ?? work, env: { ...env, ...opts?.env } })
+  return {
+    dir: work,
+    env,
+    socket,
+    sccache,
+    stats: () => {
+      const r = sccache(["--show-stats", "--stats-format", "json"])
+      return JSON.parse(r.stdout.toString()) as StatsJson
+    },
+    stop: () => {
+      sccache(["--stop-server"])
+    },
+    write: (file, text) => {
+      const p = path.join(work, file)
+      fs.mkdirSync(path.dirname(p), { recursive: true })
+      fs.writeFileSync(p, text)
+      return p
+    }
+  }
+}
+
+/** Compilers present on this machine; CI installs them all (a missing one fails the suite there). */
+export const have = (exe: string): boolean => spawnSync("sh", ["-c", `command -v ${exe}`]).status === 0
