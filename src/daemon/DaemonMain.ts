@@ -13,6 +13,23 @@ import { StorageLayer } from "../storage/StorageLayer.ts"
 import { CompileService } from "./CompileService.ts"
 import { DaemonServer } from "./DaemonServer.ts"
 
+/**
+ * The configured storage after its start-up probe: one that can't be read fails the layer (and
+ * the daemon runs degraded); one that can only be read serves hits and stores nothing.
+ */
+const CheckedStorage = Layer.effect(Storage, Effect.gen(function*() {
+  const storage = yield* Storage
+  const mode = yield* storage.check
+  if (mode === "read-write") return storage
+  yield* Effect.logWarning(`${storage.location} is read-only: hits are served, nothing is stored`)
+  return Storage.of({ ...storage, put: () => Effect.void })
+}))
+
+const describeError = (e: unknown): string => {
+  const { variable, message } = e as { variable?: string; message?: string }
+  return variable !== undefined ? `${variable}: ${message}` : String(message ?? e)
+}
+
 /** The daemon's runtime: the real services, or a degraded one that still answers every client. */
 const daemonLayer = (env: Env, socket: string) => {
   const settings = parseDaemonSettings(env)
@@ -23,7 +40,7 @@ const daemonLayer = (env: Env, socket: string) => {
     Layer.provide(CCompile.layer),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),
-    Layer.provideMerge(StorageLayer),
+    Layer.provideMerge(CheckedStorage.pipe(Layer.provide(StorageLayer))),
     Layer.provide(DaemonConfig.fromEnv(env)),
     Layer.provideMerge(base)
   )
@@ -40,7 +57,7 @@ const daemonLayer = (env: Env, socket: string) => {
     )
   const services = full.pipe(
     Layer.catchCause((cause) => {
-      const why = cause.reasons.map((r) => (r._tag === "Fail" ? String((r.error as { message?: string }).message ?? r.error) : r._tag)).join("; ")
+      const why = cause.reasons.map((r) => (r._tag === "Fail" ? describeError(r.error) : r._tag)).join("; ")
       return unavailable(`cache disabled: ${why}`).pipe(
         Layer.tap(() => Effect.logError(`sccache-ts: the cache could not start, compiling without it: ${why}`))
       )
