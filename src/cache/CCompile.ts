@@ -27,12 +27,19 @@ const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   }
 }
 
+/**
+ * File times come from the kernel's coarse clock, which runs a few milliseconds behind the wall
+ * clock: a change this close before the start may really have happened after it.
+ */
+const CLOCK_SLACK_MS = 10
+
 /** Every file the key was computed from must be older than the compile, or the entry could lie. */
 const modifiedSince = (files: Iterable<string>, cwd: string, startedMs: number) =>
   Effect.promise(async () => {
+    const limit = startedMs - CLOCK_SLACK_MS
     for (const f of files) {
       const st = await fsp.stat(path.resolve(cwd, f)).catch(() => undefined)
-      if (st === undefined || st.mtimeMs >= startedMs || st.ctimeMs >= startedMs) return true
+      if (st === undefined || st.mtimeMs >= limit || st.ctimeMs >= limit) return true
     }
     return false
   })
