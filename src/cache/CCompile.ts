@@ -1,21 +1,26 @@
 import { Context, Effect, Layer } from "effect"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
-import { type GccCompilation, parseGccArgs } from "../compiler/GccArgs.ts"
+import { parseDepFile } from "../compiler/DepFile.ts"
+import { type GccCompilation, mappedCwd, parseGccArgs } from "../compiler/GccArgs.ts"
+import { IncludeSearch } from "../compiler/IncludeSearch.ts"
 import { statsLanguage } from "../compiler/Language.ts"
 import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
-import { bump, Stats } from "../stats/Stats.ts"
+import { bump, Stats, type StatsSnapshot } from "../stats/Stats.ts"
+import { depFromTemplate, depToTemplate, relativizeArg, relativizePath } from "./BaseDirs.ts"
 import type { CacheEntry } from "./CacheEntry.ts"
 import { cKey } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
+import { type FileDigest, FileDigests } from "./FileDigests.ts"
+import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { writeAtomically } from "./OutputWriter.ts"
 
@@ -56,7 +61,29 @@ const cpuFingerprint = (() => {
   })())
 })()
 
-/** gcc and clang compiles through the cache (preprocessor mode). */
+/**
+ * How paths enter keys for one compile. Paths under the working directory or a base directory
+ * (SCCACHE_BASEDIRS) are made relative, so another build directory or checkout shares the
+ * entries — unless the object records where it was built: -g without a prefix map hiding the
+ * working directory, or a recorded command line. Then every path is absolute.
+ */
+interface PathView {
+  readonly relocatable: boolean
+  readonly bases: ReadonlyArray<string>
+  readonly key: (file: string) => string
+}
+
+const pathView = (c: GccCompilation, cwd: string, basedirs: ReadonlyArray<string>): PathView => {
+  const relocatable = !c.recordsSwitches && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
+  const bases = [...new Set([...basedirs, cwd])].sort((a, b) => b.length - a.length)
+  return {
+    relocatable,
+    bases,
+    key: relocatable ? (f) => relativizePath(path.resolve(cwd, f), cwd, bases) : (f) => path.resolve(cwd, f)
+  }
+}
+
+/** gcc and clang compiles through the cache: direct mode, depend mode, preprocessor mode. */
 export class CCompile extends Context.Service<CCompile, {
   readonly compile: (req: CompileRequest, compiler: CompilerInfo) => Effect.Effect<CompileOutcome>
 }>()("sccache-ts/cache/CCompile") {
@@ -66,9 +93,18 @@ export class CCompile extends Context.Service<CCompile, {
     const stats = yield* Stats
     const jobs = yield* Jobserver
     const config = yield* DaemonConfig
+    const digests = yield* FileDigests
+    const search = yield* IncludeSearch
+    /**
+     * Manifest keys whose files use time macros (or __FILE__ under base directories): the result
+     * depends on more than the files, so these compiles always take the preprocessor path.
+     */
+    const preprocessorOnly = new Set<string>()
+
+    const count = (f: (s: StatsSnapshot) => void) => stats.update(f)
 
     const notCached = (reason: string, nonCompilation = false) =>
-      stats.update((s) => {
+      count((s) => {
         if (nonCompilation) s.non_compilation_calls++
         else {
           s.non_cacheable_calls++
@@ -80,13 +116,14 @@ export class CCompile extends Context.Service<CCompile, {
       const mode = 0o666 & ~req.umask
       const paths: Record<string, string> = { obj: c.output }
       for (const side of c.sideOutputs) paths[side.role] = side.file
+      if (entry.files.length !== 1 + c.sideOutputs.length) return false
       for (const f of entry.files) {
         const target = paths[f.role]
         // An entry that names an output this invocation doesn't make is not this compile's.
         if (target === undefined) return false
         yield* writeAtomically(path.resolve(req.cwd, target), f.data, mode)
       }
-      return entry.files.length === 1 + c.sideOutputs.length
+      return true
     })
 
     const collectOutputs = (req: CompileRequest, c: GccCompilation) =>
@@ -100,6 +137,110 @@ export class CCompile extends Context.Service<CCompile, {
         return files
       })
 
+    const readManifest = (key: string) =>
+      cache.lookupBlob(key).pipe(Effect.flatMap((blob) => {
+        if (blob === undefined) return Effect.succeed(undefined)
+        const m = decodeManifest(blob)
+        // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
+        return m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+      }))
+
+    /** The digests of what a compile read, or why they can't stand for it. */
+    const digestAll = (files: Iterable<string>, cwd: string, view: PathView) => {
+      const includes: Array<readonly [string, string]> = []
+      const scanned: Array<FileDigest> = []
+      for (const f of files) {
+        const d = digests.digest(path.resolve(cwd, f))
+        if (d === undefined) return "unreadable" as const
+        includes.push([view.key(f), d.digest])
+        scanned.push(d)
+      }
+      if (scanned.some((d) => d.incbin)) return "incbin" as const
+      if (scanned.some((d) => d.timeMacros)) return "time" as const
+      if (view.relocatable && scanned.some((d) => d.fileMacros)) return "file" as const
+      return includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    }
+
+    /** Does a candidate still describe the files on disk? */
+    const matches = (cand: ManifestCandidate, cwd: string, view: PathView): boolean => {
+      const back = (f: string) => (view.relocatable ? path.resolve(cwd, f) : f)
+      for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
+      for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
+      return true
+    }
+
+    /** A manifest candidate for a finished compile, or undefined when direct mode can't vouch for it. */
+    const candidateFor = Effect.fn("CCompile.candidateFor")(function*(
+      req: CompileRequest,
+      compiler: CompilerInfo,
+      c: GccCompilation,
+      view: PathView,
+      result: string,
+      read: ReadonlyArray<string>,
+      depText: string | undefined
+    ) {
+      // A compile that writes a .d can't hit without one to write.
+      if (c.dep !== undefined && depText === undefined) return undefined
+      const includes = digestAll(read, req.cwd, view)
+      if (typeof includes === "string") return undefined
+      const dirs = yield* search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env })
+      if (dirs === undefined) return undefined
+      const absent: Array<readonly [string, Array<string>]> = []
+      for (const [dir, names] of shadowCandidates(read, dirs, req.cwd)) {
+        const missing = [...names].filter((n) => digests.absent(dir, [n]))
+        if (missing.length > 0) absent.push([view.key(dir), missing.sort()])
+      }
+      const candidate: ManifestCandidate = {
+        result,
+        includes,
+        absent,
+        ...(depText !== undefined ? { dep: depToTemplate(depText, req.cwd, view.relocatable ? view.bases : []) } : {})
+      }
+      return candidate
+    })
+
+    const storeCandidate = (mkey: string, candidate: ManifestCandidate | undefined) =>
+      candidate === undefined
+        ? Effect.void
+        : readManifest(mkey).pipe(Effect.flatMap((m) => cache.storeBlob(mkey, encodeManifest(addCandidate(m, candidate)))))
+
+    const readDep = (req: CompileRequest, c: GccCompilation) =>
+      c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
+
+    const hitStats = (lang: string, started: number, direct: boolean) =>
+      count((s) => {
+        bump(s.cache_hits, lang)
+        bump(direct ? s.direct_hits : s.preprocessor_hits, lang)
+        s.cache_read_hit_duration.count++
+        s.cache_read_hit_duration.totalMs += Date.now() - started
+      })
+
+    /** Runs the real compile; success gives the outputs read back, ready to store. */
+    const runCompile = Effect.fn("CCompile.runCompile")(function*(req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>, lang: string) {
+      yield* count((s) => {
+        bump(s.cache_misses, lang)
+        s.requests_executed++
+      })
+      const compileStarted = Date.now()
+      const out = yield* jobs.withToken(runner.run(req.exe, args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
+      if (out._tag === "Failure") return { _tag: "Unrunnable" as const, reason: out.failure.message }
+      const result = out.success
+      yield* count((s) => {
+        s.compilations++
+        s.compiler_write_duration.count++
+        s.compiler_write_duration.totalMs += Date.now() - compileStarted
+        if (result.exitCode !== 0) s.compile_fails++
+      })
+      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      if (result.exitCode !== 0) return { _tag: "Failed" as const, reply }
+      const files = yield* collectOutputs(req, c)
+      if (files === undefined) {
+        yield* count((s) => void bump(s.not_cached, "output file missing"))
+        return { _tag: "Failed" as const, reply }
+      }
+      return { _tag: "Compiled" as const, reply, entry: { exitCode: 0, stdout: result.stdout, stderr: result.stderr, files } }
+    })
+
     const compile = Effect.fn("CCompile.compile")(function*(req: CompileRequest, compiler: CompilerInfo) {
       const args = expandResponseFiles(req.args, readUtf8(req.cwd))
       if (args === undefined) return yield* notCached("response files nested too deep")
@@ -107,75 +248,133 @@ export class CCompile extends Context.Service<CCompile, {
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
       const lang = statsLanguage(c.language)
-      const opts = { cwd: req.cwd, env: req.env }
       const started = Date.now()
+      const view = pathView(c, req.cwd, config.basedirs)
+      const cpu = c.nativeCpu ? cpuFingerprint() : ""
 
-      // The key's text: the preprocessor's output, which also writes this invocation's .d file.
+      // Direct mode: no preprocessor, when the manifest's files are all as they were.
+      let mkey: string | undefined
+      if (config.direct && c.directModeOk && !c.hashInputDirectly) {
+        const input = digests.digest(path.resolve(req.cwd, c.input))
+        if (input === undefined) return yield* notCached("input file missing")
+        if (input.incbin) return yield* notCached("unsupported code directive (.incbin)")
+        mkey = manifestKey({
+          compiler,
+          driver: req.exe,
+          compilation: c,
+          args: view.relocatable ? c.directArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) : c.directArgs,
+          input: view.key(c.input),
+          inputDigest: input.digest,
+          cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
+          env: req.env,
+          cpu
+        })
+        if (input.timeMacros || preprocessorOnly.has(mkey)) mkey = undefined
+      }
+      if (mkey !== undefined && !config.recache) {
+        const manifest: Manifest | undefined = yield* readManifest(mkey)
+        for (const cand of manifest?.candidates ?? []) {
+          if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view)) continue
+          const entry = yield* cache.lookup(cand.result)
+          if (entry === undefined) continue
+          if (!(yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false)))) break
+          if (c.dep !== undefined && cand.dep !== undefined) {
+            const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depFromTemplate(cand.dep, req.cwd)), 0o666 & ~req.umask).pipe(
+              Effect.as(true),
+              Effect.orElseSucceed(() => false)
+            )
+            if (!wrote) break
+          }
+          yield* hitStats(lang, started, true)
+          return compiled(entry.exitCode, entry.stdout, entry.stderr)
+        }
+      }
+
+      // Depend mode: compile straight away and learn the headers from its dependency file.
+      if (mkey !== undefined && (c.dep === undefined || c.dep.full)) {
+        const key = mkey
+        const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
+        const compileArgs = tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep]
+        if (config.recache) yield* count((s) => void s.forced_recaches++)
+        const done = yield* runCompile(req, c, compileArgs, lang)
+        const depText = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined))
+        if (tmpDep !== undefined) yield* Effect.promise(() => fsp.rm(tmpDep, { force: true }))
+        if (done._tag === "Unrunnable") return runLocally(done.reason)
+        if (done._tag === "Failed") return done.reply
+        const read = depText === undefined ? undefined : parseDepFile(depText)
+        if (read === undefined || read.length === 0) {
+          yield* count((s) => void bump(s.not_cached, "dependency file missing"))
+          return done.reply
+        }
+        if (yield* modifiedSince(read, req.cwd, started)) {
+          yield* count((s) => void bump(s.not_cached, "input modified during compile"))
+          return done.reply
+        }
+        const includes = digestAll(read, req.cwd, view)
+        if (typeof includes === "string") {
+          if (includes === "time" || includes === "file") preprocessorOnly.add(key)
+          yield* count((s) => void bump(s.not_cached, includes === "incbin" ? "unsupported code directive (.incbin)" : includes === "time" ? "time macros" : includes === "file" ? "__FILE__ with base directories" : "dependency unreadable"))
+          return done.reply
+        }
+        const result = dependResultKey(key, includes)
+        const candidate = yield* candidateFor(req, compiler, c, view, result, read, c.dep === undefined ? undefined : depText)
+        return { ...done.reply, background: cache.store(result, done.entry).pipe(Effect.andThen(storeCandidate(key, candidate))) }
+      }
+
+      // Preprocessor mode: the key's text is the preprocessor's output, which also writes the .d.
       let sourceDigest: string
-      let inputs: ReadonlySet<string>
+      let read: ReadonlyArray<string>
       if (c.hashInputDirectly) {
         const data = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.input)).catch(() => undefined))
         if (data === undefined) return yield* notCached("input file missing")
         sourceDigest = createHash("sha256").update(data).digest("hex")
-        inputs = new Set([c.input])
+        read = [c.input]
       } else {
-        const pre = yield* jobs.withToken(runner.preprocess(req.exe, c.preprocessArgs, opts)).pipe(Effect.result)
+        const mapPath = view.relocatable ? view.key : undefined
+        const pre = yield* jobs.withToken(runner.preprocess(req.exe, c.preprocessArgs, { cwd: req.cwd, env: req.env, ...(mapPath ? { mapPath } : {}) })).pipe(Effect.result)
         if (pre._tag === "Failure" || pre.success.exitCode !== 0) return yield* notCached("preprocessing failed")
+        if (pre.success.incbin) return yield* notCached("unsupported code directive (.incbin)")
         sourceDigest = pre.success.digest
-        inputs = new Set([c.input, ...pre.success.includes])
+        read = [c.input, ...[...pre.success.includes].filter((f) => f !== c.input)]
       }
-      const key = cKey({ compiler, driver: req.exe, compilation: c, cwd: req.cwd, env: req.env, sourceDigest, cpu: cpuFingerprint() })
+      const key = cKey({
+        compiler,
+        driver: req.exe,
+        compilation: view.relocatable ? { ...c, keyArgs: c.keyArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) } : c,
+        cwd: req.cwd,
+        env: req.env,
+        sourceDigest,
+        cpu
+      })
+      const learn = (depText: string | undefined) =>
+        mkey === undefined ? Effect.void : candidateFor(req, compiler, c, view, key, read, depText).pipe(Effect.flatMap((cand) => storeCandidate(mkey, cand)))
 
       if (config.recache) {
-        yield* stats.update((s) => void s.forced_recaches++)
+        yield* count((s) => void s.forced_recaches++)
       } else {
         const entry = yield* cache.lookup(key)
         if (entry !== undefined) {
-          const restored = yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))
-          if (restored) {
-            yield* stats.update((s) => {
-              bump(s.cache_hits, lang)
-              bump(s.preprocessor_hits, lang)
-              s.cache_read_hit_duration.count++
-              s.cache_read_hit_duration.totalMs += Date.now() - started
-            })
-            return compiled(entry.exitCode, entry.stdout, entry.stderr)
+          if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
+            yield* hitStats(lang, started, false)
+            const depText = yield* readDep(req, c)
+            return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background: learn(depText) }
           }
           // Could not put the outputs in place (say, a missing directory): let the compiler say why.
-          yield* stats.update((s) => void bump(s.cache_errors, lang))
+          yield* count((s) => void bump(s.cache_errors, lang))
           return runLocally("could not write cached outputs")
         }
       }
 
-      yield* stats.update((s) => {
-        bump(s.cache_misses, lang)
-        s.requests_executed++
-      })
-      const compileStarted = Date.now()
-      const out = yield* jobs.withToken(runner.run(req.exe, req.args, opts)).pipe(Effect.result)
-      if (out._tag === "Failure") return runLocally(out.failure.message)
-      const result = out.success
-      yield* stats.update((s) => {
-        s.compilations++
-        s.compiler_write_duration.count++
-        s.compiler_write_duration.totalMs += Date.now() - compileStarted
-        if (result.exitCode !== 0) s.compile_fails++
-      })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
-      if (result.exitCode !== 0) return reply
-
-      // Read and check the outputs before replying: once make has them it may change them.
-      if (yield* modifiedSince(inputs, req.cwd, started)) {
-        yield* stats.update((s) => void bump(s.not_cached, "input modified during compile"))
-        return reply
+      const done = yield* runCompile(req, c, req.args, lang)
+      if (done._tag === "Unrunnable") return runLocally(done.reason)
+      if (done._tag === "Failed") return done.reply
+      // Checked before replying: once make has the outputs it may change them.
+      if (yield* modifiedSince(read, req.cwd, started)) {
+        yield* count((s) => void bump(s.not_cached, "input modified during compile"))
+        return done.reply
       }
-      const files = yield* collectOutputs(req, c)
-      if (files === undefined) {
-        yield* stats.update((s) => void bump(s.not_cached, "output file missing"))
-        return reply
-      }
-      const background = cache.store(key, { exitCode: 0, stdout: result.stdout, stderr: result.stderr, files })
-      return { ...reply, background }
+      const depText = yield* readDep(req, c)
+      return { ...done.reply, background: cache.store(key, done.entry).pipe(Effect.andThen(learn(depText))) }
     })
 
     return CCompile.of({ compile })

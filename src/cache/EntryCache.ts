@@ -13,13 +13,15 @@ const LOOKUP_TIMEOUT = Duration.seconds(30)
 export class EntryCache extends Context.Service<EntryCache, {
   readonly lookup: (key: string) => Effect.Effect<CacheEntry | undefined>
   readonly store: (key: string, entry: CacheEntry) => Effect.Effect<void>
+  /** The same for blobs the caller decodes itself (direct-mode manifests). */
+  readonly lookupBlob: (key: string) => Effect.Effect<Uint8Array | undefined>
+  readonly storeBlob: (key: string, blob: Uint8Array) => Effect.Effect<void>
 }>()("sccache-ts/cache/EntryCache") {
   static readonly layer = Layer.effect(EntryCache, Effect.gen(function*() {
     const storage = yield* Storage
     const stats = yield* Stats
-    return EntryCache.of({
-      lookup: Effect.fn("EntryCache.lookup")(function*(key) {
-        const blob = yield* storage.get(key).pipe(
+    const lookupBlob = Effect.fn("EntryCache.lookupBlob")(function*(key: string) {
+      return yield* storage.get(key).pipe(
           Effect.timeoutOrElse({
             duration: LOOKUP_TIMEOUT,
             orElse: () =>
@@ -35,6 +37,26 @@ export class EntryCache extends Context.Service<EntryCache, {
             )
           )
         )
+    })
+    const storeBlob = Effect.fn("EntryCache.storeBlob")(function*(key: string, blob: Uint8Array) {
+      const started = Date.now()
+      yield* storage.put(key, blob).pipe(
+        Effect.andThen(stats.update((s) => {
+          s.cache_write_duration.count++
+          s.cache_write_duration.totalMs += Date.now() - started
+        })),
+        Effect.catch((e) =>
+          stats.update((s) => void s.cache_write_errors++).pipe(
+            Effect.andThen(Effect.logWarning(`cache write failed: ${e.message}`))
+          )
+        )
+      )
+    })
+    return EntryCache.of({
+      lookupBlob,
+      storeBlob,
+      lookup: Effect.fn("EntryCache.lookup")(function*(key) {
+        const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined
         const entry = decodeEntry(blob)
         if (entry instanceof Error) {
@@ -45,20 +67,7 @@ export class EntryCache extends Context.Service<EntryCache, {
         }
         return entry
       }),
-      store: Effect.fn("EntryCache.store")(function*(key, entry) {
-        const started = Date.now()
-        yield* storage.put(key, encodeEntry(entry)).pipe(
-          Effect.andThen(stats.update((s) => {
-            s.cache_write_duration.count++
-            s.cache_write_duration.totalMs += Date.now() - started
-          })),
-          Effect.catch((e) =>
-            stats.update((s) => void s.cache_write_errors++).pipe(
-              Effect.andThen(Effect.logWarning(`cache write failed: ${e.message}`))
-            )
-          )
-        )
-      })
+      store: (key, entry) => storeBlob(key, encodeEntry(entry))
     })
   }))
 }

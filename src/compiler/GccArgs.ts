@@ -9,6 +9,8 @@ import { isPreprocessed, type Language, languageOfFile, languageOfX } from "./La
 export type Family = "gcc" | "clang"
 
 export interface DepOptions {
+  /** -MD lists every header; -MMD and gcc's -Wp,-MMD leave system headers out. */
+  readonly full: boolean
   /** Where the dependency file goes, relative to the cwd as the user wrote it. */
   readonly file: string
   /** -MT/-MQ as given, in order; empty means the compiler's default (the output file). */
@@ -37,6 +39,14 @@ export interface GccCompilation {
   readonly outputPathInKey: boolean
   /** -march=native and friends: the object depends on this machine's CPU. */
   readonly nativeCpu: boolean
+  /** Every argument but the input and the names of the output and .d file: the direct-mode key. */
+  readonly directArgs: ReadonlyArray<string>
+  /** Arguments for `-E -v` to list the include search path (no input, no dependency options). */
+  readonly probeArgs: ReadonlyArray<string>
+  /** Direct mode can model this compile (no -Xpreprocessor or -Wp forms it can't follow). */
+  readonly directModeOk: boolean
+  /** The object records the command line (-frecord-gcc-switches): paths in it can't be rebased. */
+  readonly recordsSwitches: boolean
 }
 
 export type ParseResult =
@@ -139,6 +149,10 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
   let stackUsage = false
   let nativeCpu = false
   const prefixMaps: Array<readonly [string, string]> = []
+  const directArgs: Array<string> = []
+  const probeArgs: Array<string> = []
+  let directModeOk = true
+  let recordsSwitches = false
   const archs = new Set<string>()
   let onlyInputs = false
 
@@ -187,11 +201,14 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
       }
       keyArgs.push("-x", name)
       preprocessArgs.push("-x", name)
+      directArgs.push("-x", name)
+      probeArgs.push("-x", name)
       continue
     }
     // Dependency-file options: handled by us, not hashed except where they change the .d's text.
     if (arg === "-MD" || arg === "-MMD") {
       depKind = arg
+      directArgs.push(arg)
       continue
     }
     if (arg === "-MF" || arg.startsWith("-MF")) {
@@ -201,24 +218,27 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
     if (arg === "-MT" || arg === "-MQ" || arg.startsWith("-MT") || arg.startsWith("-MQ")) {
       const flag = arg.slice(0, 3)
       depTargets.push(flag, value ?? arg.slice(3))
+      directArgs.push(flag, value ?? arg.slice(3))
       continue
     }
     if (arg === "-MP" || arg === "-MG") {
       depArgsInKey.push(arg)
       preprocessArgs.push(arg)
+      directArgs.push(arg)
       continue
     }
     if (arg.startsWith("-Wp,")) {
       const parts = arg.slice(4).split(",")
       if ((parts[0] === "-MD" || parts[0] === "-MMD") && parts.length === 2 && parts[1] !== "") {
         // clang treats it as -MD -MF; gcc's cc1 picks another default target, so it goes on as it is.
+        directArgs.push(`-Wp,${parts[0]}`)
         if (family === "clang") {
           if (depKind !== undefined) return notCacheable("-Wp,-MD with -MD")
           depKind = parts[0]
           depFile = parts[1]
           continue
         }
-        wpDep = { file: parts[1], targets: [] }
+        wpDep = { full: parts[0] === "-MD", file: parts[1], targets: [] }
         preprocessArgs.push(arg)
         depArgsInKey.push(arg.slice(0, 4) + parts[0])
         continue
@@ -226,6 +246,9 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
       if (parts.some((p) => p === "-P" || p.startsWith("-M"))) return notCacheable("-Wp,-M/-P")
       preprocessArgs.push(arg)
       keyArgs.push(arg)
+      directArgs.push(arg)
+      probeArgs.push(arg)
+      directModeOk = false
       continue
     }
     if (arg.startsWith("-Wa,") && arg.slice(4).split(",").some((p) => p.startsWith("-a") || p === "--MD")) {
@@ -238,6 +261,10 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
 
     // What is left goes to both runs. Whether it enters the key depends on its kind.
     preprocessArgs.push(...whole)
+    directArgs.push(...whole)
+    probeArgs.push(...whole)
+    if (arg === "-Xpreprocessor") directModeOk = false
+    if (arg === "-frecord-gcc-switches" || arg === "-grecord-command-line" || arg === "-frecord-command-line") recordsSwitches = true
     if (
       PREPROCESSOR_ONLY_SEPARATE.has(arg) || PREPROCESSOR_ONLY_FLAGS.has(arg) ||
       (value === undefined && PREPROCESSOR_ONLY_JOINED.some((p) => arg.startsWith(p) && arg.length > p.length) &&
@@ -285,7 +312,7 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
     const file = depFile ?? replaceExtension(output ?? path.basename(input.file), ".d")
     // The -E run writes the .d for this very invocation; its default target is the -o name, so name it.
     const targets = depTargets.length > 0 ? depTargets : ["-MQ", obj]
-    dep = { file, targets: depTargets }
+    dep = { full: depKind === "-MD", file, targets: depTargets }
     preprocessArgs.push(depKind, "-MF", file, ...targets)
     depArgsInKey = [depKind, ...depArgsInKey]
   }
@@ -304,7 +331,12 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
       recordsCwd: debugInfo || coverageNotes,
       prefixMaps,
       outputPathInKey: splitDwarf || coverageData,
-      nativeCpu
+      nativeCpu,
+      // The .d names the object; split DWARF and coverage data embed its path.
+      directArgs: [compileMode, ...directArgs, ...(dep !== undefined || splitDwarf || coverageData ? ["-o", obj] : [])],
+      probeArgs,
+      directModeOk,
+      recordsSwitches
     }
   }
 }

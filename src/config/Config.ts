@@ -17,6 +17,8 @@ export interface DaemonSettings {
   readonly logLevel: LogLevel
   readonly errorLog: string | undefined
   readonly direct: boolean
+  /** Absolute directories whose paths are made relative in keys, longest first. */
+  readonly basedirs: ReadonlyArray<string>
 }
 
 const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
@@ -56,6 +58,17 @@ export const homeDir = (env: Env): string => env["HOME"] ?? os.homedir()
 export const defaultCacheDir = (env: Env): string =>
   path.join(env["XDG_CACHE_HOME"] ?? path.join(homeDir(env), ".cache"), "sccache-ts")
 
+/** `SCCACHE_BASEDIRS`: absolute directories separated by `:` (or `;`, as sccache accepts). */
+export const parseBasedirs = (value: string | undefined): ReadonlyArray<string> | ConfigError => {
+  const dirs = (value ?? "").split(/[:;]/).map((d) => d.trim()).filter((d) => d !== "")
+  const relative = dirs.find((d) => !path.isAbsolute(d))
+  if (relative !== undefined) {
+    return new ConfigError({ variable: "SCCACHE_BASEDIRS", message: `"${relative}" is not an absolute path` })
+  }
+  // Longest first, so the most specific base wins.
+  return [...new Set(dirs.map((d) => path.resolve(d)))].sort((a, b) => b.length - a.length)
+}
+
 /** Pure: the daemon's settings from an environment, or the first variable that is wrong. */
 export const parseDaemonSettings = (env: Env): DaemonSettings | ConfigError => {
   const dir = env["SCCACHE_DIR"]
@@ -80,7 +93,10 @@ export const parseDaemonSettings = (env: Env): DaemonSettings | ConfigError => {
   if (direct === undefined) {
     return new ConfigError({ variable: "SCCACHE_DIRECT", message: `not a boolean: "${env["SCCACHE_DIRECT"]}"` })
   }
+  const basedirs = parseBasedirs(env["SCCACHE_BASEDIRS"])
+  if (basedirs instanceof ConfigError) return basedirs
   return {
+    basedirs,
     cacheDir: dir !== undefined && dir !== "" ? dir : defaultCacheDir(env),
     maxCacheSize,
     idleTimeoutSeconds,

@@ -183,14 +183,15 @@ describe("never breaks a build", () => {
     const sb = sandbox()
     sb.sccache(["gcc", "-c", "a.c"])
     const cacheDir = sb.env["SCCACHE_DIR"]!
-    const entries = execFileSync("find", [cacheDir, "-type", "f", "-path", "*sccache-ts-v1*"]).toString().trim().split("\n")
-    expect(entries).toHaveLength(1)
-    fs.writeFileSync(entries[0]!, "garbage")
+    const files = () => execFileSync("find", [cacheDir, "-type", "f", "-path", "*sccache-ts-v1*"]).toString().trim().split("\n")
+    // The result and its direct-mode manifest.
+    expect(files()).toHaveLength(2)
+    for (const f of files()) fs.writeFileSync(f, "garbage")
     fs.rmSync(path.join(sb.dir, "a.o"))
     expect(sb.sccache(["gcc", "-c", "a.c"]).code).toBe(0)
     expect(fs.existsSync(path.join(sb.dir, "a.o"))).toBe(true)
     let s = sb.stats().stats
-    expect(s.cache_read_errors).toBe(1)
+    expect(s.cache_read_errors).toBeGreaterThanOrEqual(1)
     expect(total(s.cache_misses)).toBe(2)
     expect(sb.sccache(["gcc", "-c", "a.c"]).code).toBe(0)
     s = sb.stats().stats

@@ -208,7 +208,8 @@ it.live("the layer reads its directory and limit from DaemonConfig", () =>
       recache: false,
       logLevel: "warn",
       errorLog: undefined,
-      direct: true
+      direct: true,
+      basedirs: []
     }
     yield* Effect.gen(function*() {
       const storage = yield* Storage

@@ -10,6 +10,8 @@ import * as path from "node:path"
 import { expect } from "vitest"
 import { CCompile } from "../../src/cache/CCompile.ts"
 import { EntryCache } from "../../src/cache/EntryCache.ts"
+import { FileDigests } from "../../src/cache/FileDigests.ts"
+import { IncludeSearch } from "../../src/compiler/IncludeSearch.ts"
 import { CompilerRunner } from "../../src/compiler/CompilerRunner.ts"
 import { DaemonConfig, parseDaemonSettings } from "../../src/config/Config.ts"
 import { Jobserver } from "../../src/jobserver/Jobserver.ts"
@@ -27,29 +29,32 @@ const scriptedRunner = (calls: { compiles: number }) =>
       Effect.sync(() => {
         const input = args.find((a) => a.endsWith(".c"))!
         const text = fs.readFileSync(path.join(opts.cwd, input), "utf8")
-        return { exitCode: 0, digest: `pp:${text}`, stderr: Buffer.alloc(0), includes: new Set<string>() }
+        return { exitCode: 0, digest: `pp:${text}`, stderr: Buffer.alloc(0), includes: new Set<string>(), incbin: false }
       }),
     run: (_exe, args, opts) =>
       Effect.sync(() => {
+        // The include search probe (`-E -v /dev/null`): no headers here.
+        if (args.includes("-v")) return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.from("#include <...> search starts here:\nEnd of search list.\n") }
         calls.compiles++
         const input = args.find((a) => a.endsWith(".c"))!
         const text = fs.readFileSync(path.join(opts.cwd, input), "utf8")
         if (text.includes("error")) return { exitCode: 1, stdout: Buffer.alloc(0), stderr: Buffer.from(`${input}: error\n`) }
         const out = args[args.indexOf("-o") + 1]!
         fs.writeFileSync(path.join(opts.cwd, out), `OBJ(${text}|${args.filter((a) => a.startsWith("-O")).join(",")})`)
+        if (args.includes("-MF")) fs.writeFileSync(path.resolve(opts.cwd, args[args.indexOf("-MF") + 1]!), `${out}: ${input}\n`)
         return { exitCode: 0, stdout: Buffer.from(""), stderr: Buffer.from(text.includes("warn") ? `${input}: warning\n` : "") }
       })
   }))
 
-const layer = (blobs: Map<string, Uint8Array>, calls: { compiles: number }) =>
+const layer = (blobs: Map<string, Uint8Array>, calls: { compiles: number }, direct: boolean) =>
   CCompile.layer.pipe(
-    Layer.provide(EntryCache.layer),
+    Layer.provide(Layer.mergeAll(EntryCache.layer, FileDigests.layer, IncludeSearch.layer)),
     Layer.provideMerge(Layer.mergeAll(
       MemoryStorageLayer(blobs),
       Stats.layer,
       scriptedRunner(calls),
       Jobserver.pool(2),
-      Layer.succeed(DaemonConfig, parseDaemonSettings({ HOME: os.tmpdir() }) as DaemonConfig["Service"])
+      Layer.succeed(DaemonConfig, parseDaemonSettings({ HOME: os.tmpdir(), SCCACHE_DIRECT: String(direct) }) as DaemonConfig["Service"])
     ))
   )
 
@@ -67,7 +72,8 @@ const Step = Schema.Struct({
   out: Schema.Literals(["x.o", "y.o"])
 })
 
-it.effect.prop("a repeat is a hit with identical outputs; a failure is never stored", [Schema.Array(Step)], ([steps]) =>
+for (const direct of [true, false]) {
+it.effect.prop(`a repeat is a hit with identical outputs; a failure is never stored (direct mode ${direct ? "on" : "off"})`, [Schema.Array(Step)], ([steps]) =>
   Effect.gen(function*() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sct-prop-"))
     for (const f of Object.keys(SOURCES)) fs.symlinkSync(path.join(sources, f), path.join(dir, f))
@@ -103,7 +109,9 @@ it.effect.prop("a repeat is a hit with identical outputs; a failure is never sto
         }
         seen.set(id, result)
       }
+      // One entry per successful (source, flags), plus in direct mode one manifest each.
       const stored = [...seen.values()].filter((r) => r.exitCode === 0).length
-      expect(blobs.size).toBe(stored)
-    }).pipe(Effect.provide(layer(blobs, calls), { local: true }), Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true }))))
+      expect(blobs.size).toBe(direct ? 2 * stored : stored)
+    }).pipe(Effect.provide(layer(blobs, calls, direct), { local: true }), Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true }))))
   }), { arbitrary: { runs: 60, seed: 9 } })
+}

@@ -30,10 +30,10 @@ describe("parseGccArgs: examples", () => {
   })
 
   it("names the dependency file as gcc does and has the -E run write it", () => {
-    expect(cacheable(["-c", "a.c", "-o", "o/a.o", "-MD"]).dep).toEqual({ file: "o/a.d", targets: [] })
+    expect(cacheable(["-c", "a.c", "-o", "o/a.o", "-MD"]).dep).toEqual({ full: true, file: "o/a.d", targets: [] })
     expect(cacheable(["-c", "d/a.c", "-MMD"]).dep?.file).toBe("a.d")
     const c = cacheable(["-c", "a.c", "-MD", "-MF", "x.d", "-MT", "t", "-MP"])
-    expect(c.dep).toEqual({ file: "x.d", targets: ["-MT", "t"] })
+    expect(c.dep).toEqual({ full: true, file: "x.d", targets: ["-MT", "t"] })
     expect(c.preprocessArgs).toEqual(["a.c", "-MP", "-MD", "-MF", "x.d", "-MT", "t", "-E"])
     expect(c.keyArgs).toEqual(["-c", "-MD", "-MP"])
     // With no -MT/-MQ the compile's target is the object, so the -E run is told so.

@@ -1,0 +1,88 @@
+import { Context, Layer } from "effect"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+
+export interface FileDigest {
+  readonly digest: string
+  /** `__DATE__`, `__TIME__` or `__TIMESTAMP__`: the result depends on when it was compiled. */
+  readonly timeMacros: boolean
+  /** `__FILE__` or `__BASE_FILE__`: the result depends on where the file is. */
+  readonly fileMacros: boolean
+  /** `.incbin`: the assembler reads a file no dependency list names. */
+  readonly incbin: boolean
+}
+
+/** A file changed this recently may change again within one tick of the file system's clock. */
+const SETTLE_MS = 1000
+
+const identity = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+
+export const scanText = (data: Buffer): Omit<FileDigest, "digest"> => {
+  const text = data.toString("latin1")
+  return {
+    timeMacros: /__(DATE|TIME|TIMESTAMP)__/.test(text),
+    fileMacros: /__(BASE_)?FILE__/.test(text),
+    incbin: text.includes(".incbin")
+  }
+}
+
+/**
+ * The daemon's memory of file contents, keyed by (device, inode, size, mtime, ctime): a hit does
+ * not re-read unchanged headers, and a directory's listing is kept the same way, by its own stat.
+ */
+export class FileDigests extends Context.Service<FileDigests, {
+  /** `undefined` when the file can't be read. */
+  readonly digest: (file: string) => FileDigest | undefined
+  /** True when none of `names` exists in `dir` now; checked through its cached listing. */
+  readonly absent: (dir: string, names: Iterable<string>) => boolean
+}>()("sccache-ts/cache/FileDigests") {
+  static readonly layer = Layer.sync(FileDigests, () => {
+    const digests = new Map<string, { id: string; value: FileDigest }>()
+    const listings = new Map<string, { id: string; names: ReadonlySet<string> }>()
+
+    const digest = (file: string): FileDigest | undefined => {
+      const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
+      if (st === undefined || !st.isFile()) return undefined
+      const id = identity(st)
+      const known = digests.get(file)
+      if (known !== undefined && known.id === id) return known.value
+      let data: Buffer
+      try {
+        data = fs.readFileSync(file)
+      } catch {
+        return undefined
+      }
+      const value = { digest: createHash("sha256").update(data).digest("hex"), ...scanText(data) }
+      if (Date.now() - Number(st.ctimeMs) > SETTLE_MS) digests.set(file, { id, value })
+      return value
+    }
+
+    /** The names in a directory; `null` when nothing there can exist, `undefined` when unreadable. */
+    const listing = (dir: string): ReadonlySet<string> | null | undefined => {
+      const st = fs.statSync(dir, { bigint: true, throwIfNoEntry: false })
+      if (st === undefined || !st.isDirectory()) return null
+      const id = identity(st)
+      const known = listings.get(dir)
+      if (known !== undefined && known.id === id) return known.names
+      let names: ReadonlySet<string>
+      try {
+        names = new Set(fs.readdirSync(dir))
+      } catch {
+        return undefined
+      }
+      if (Date.now() - Number(st.ctimeMs) > SETTLE_MS) listings.set(dir, { id, names })
+      return names
+    }
+
+    const absent = (dir: string, names: Iterable<string>): boolean => {
+      const present = listing(dir)
+      if (present === null) return true
+      // An unreadable directory might hold them: not provably absent.
+      if (present === undefined) return false
+      for (const n of names) if (present.has(n)) return false
+      return true
+    }
+
+    return FileDigests.of({ digest, absent })
+  })
+}
