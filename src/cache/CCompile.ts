@@ -137,21 +137,25 @@ export class CCompile extends Context.Service<CCompile, {
         return files
       })
 
-    const readManifest = (key: string) =>
-      cache.lookupBlob(key).pipe(Effect.flatMap((blob) => {
+    const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
+      cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
         const m = decodeManifest(blob)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
         return m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
       }))
 
-    /** The digests of what a compile read, or why they can't stand for it. */
-    const digestAll = (files: Iterable<string>, cwd: string, view: PathView) => {
+    /**
+     * The digests of what a compile read, or why they can't stand for it: a file changed since
+     * the compile started would pair its new digest with the old result.
+     */
+    const digestAll = (files: Iterable<string>, cwd: string, view: PathView, started: number) => {
       const includes: Array<readonly [string, string]> = []
       const scanned: Array<FileDigest> = []
       for (const f of files) {
         const d = digests.digest(path.resolve(cwd, f))
         if (d === undefined) return "unreadable" as const
+        if (d.changedMs >= started - CLOCK_SLACK_MS) return "modified" as const
         includes.push([view.key(f), d.digest])
         scanned.push(d)
       }
@@ -169,25 +173,35 @@ export class CCompile extends Context.Service<CCompile, {
       return true
     }
 
-    /** A manifest candidate for a finished compile, or undefined when direct mode can't vouch for it. */
+    /**
+     * A manifest candidate for a finished compile, or undefined when direct mode can't vouch for
+     * it. `includes` are the digests taken of `read` (computed here when not given).
+     */
     const candidateFor = Effect.fn("CCompile.candidateFor")(function*(
       req: CompileRequest,
       compiler: CompilerInfo,
       c: GccCompilation,
       view: PathView,
+      started: number,
       result: string,
       read: ReadonlyArray<string>,
-      depText: string | undefined
+      depText: string | undefined,
+      known?: ManifestCandidate["includes"]
     ) {
       // A compile that writes a .d can't hit without one to write.
       if (c.dep !== undefined && depText === undefined) return undefined
-      const includes = digestAll(read, req.cwd, view)
+      const includes = known ?? digestAll(read, req.cwd, view, started)
       if (typeof includes === "string") return undefined
       const dirs = yield* search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env })
       if (dirs === undefined) return undefined
       const absent: Array<readonly [string, Array<string>]> = []
       for (const [dir, names] of shadowCandidates(read, dirs, req.cwd)) {
-        const missing = [...names].filter((n) => digests.absent(dir, [n]))
+        const missing: Array<string> = []
+        for (const n of names) {
+          if (digests.absent(dir, [n])) missing.push(n)
+          // One that exists was passed over by the compiler, unless it only just appeared.
+          else if ((digests.digest(path.join(dir, n))?.changedMs ?? 0) >= started - CLOCK_SLACK_MS) return undefined
+        }
         if (missing.length > 0) absent.push([view.key(dir), missing.sort()])
       }
       const candidate: ManifestCandidate = {
@@ -202,7 +216,7 @@ export class CCompile extends Context.Service<CCompile, {
     const storeCandidate = (mkey: string, candidate: ManifestCandidate | undefined) =>
       candidate === undefined
         ? Effect.void
-        : readManifest(mkey).pipe(Effect.flatMap((m) => cache.storeBlob(mkey, encodeManifest(addCandidate(m, candidate)))))
+        : readManifest(mkey, { wait: false }).pipe(Effect.flatMap((m) => cache.storeBlob(mkey, encodeManifest(addCandidate(m, candidate)))))
 
     const readDep = (req: CompileRequest, c: GccCompilation) =>
       c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
@@ -306,19 +320,20 @@ export class CCompile extends Context.Service<CCompile, {
           yield* count((s) => void bump(s.not_cached, "dependency file missing"))
           return done.reply
         }
-        if (yield* modifiedSince(read, req.cwd, started)) {
-          yield* count((s) => void bump(s.not_cached, "input modified during compile"))
-          return done.reply
-        }
-        const includes = digestAll(read, req.cwd, view)
+        const includes = digestAll(read, req.cwd, view, started)
         if (typeof includes === "string") {
           if (includes === "time" || includes === "file") preprocessorOnly.add(key)
-          yield* count((s) => void bump(s.not_cached, includes === "incbin" ? "unsupported code directive (.incbin)" : includes === "time" ? "time macros" : includes === "file" ? "__FILE__ with base directories" : "dependency unreadable"))
+          const why = { incbin: "unsupported code directive (.incbin)", time: "time macros", file: "__FILE__ with base directories", unreadable: "dependency unreadable", modified: "input modified during compile" }[includes]
+          yield* count((s) => void bump(s.not_cached, why))
           return done.reply
         }
         const result = dependResultKey(key, includes)
-        const candidate = yield* candidateFor(req, compiler, c, view, result, read, c.dep === undefined ? undefined : depText)
-        return { ...done.reply, background: cache.store(result, done.entry).pipe(Effect.andThen(storeCandidate(key, candidate))) }
+        const learnDepend = candidateFor(req, compiler, c, view, started, result, read, c.dep === undefined ? undefined : depText, includes)
+        const background = yield* cache.writeLater([result, key], cache.store(result, done.entry).pipe(
+          Effect.andThen(learnDepend),
+          Effect.flatMap((cand) => storeCandidate(key, cand))
+        ))
+        return { ...done.reply, background }
       }
 
       // Preprocessor mode: the key's text is the preprocessor's output, which also writes the .d.
@@ -347,7 +362,7 @@ export class CCompile extends Context.Service<CCompile, {
         cpu
       })
       const learn = (depText: string | undefined) =>
-        mkey === undefined ? Effect.void : candidateFor(req, compiler, c, view, key, read, depText).pipe(Effect.flatMap((cand) => storeCandidate(mkey, cand)))
+        mkey === undefined ? Effect.void : candidateFor(req, compiler, c, view, started, key, read, depText).pipe(Effect.flatMap((cand) => storeCandidate(mkey, cand)))
 
       if (config.recache) {
         yield* count((s) => void s.forced_recaches++)
@@ -357,7 +372,8 @@ export class CCompile extends Context.Service<CCompile, {
           if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
             yield* hitStats(lang, started, false)
             const depText = yield* readDep(req, c)
-            return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background: learn(depText) }
+            const background = yield* cache.writeLater(mkey === undefined ? [] : [mkey], learn(depText))
+            return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background }
           }
           // Could not put the outputs in place (say, a missing directory): let the compiler say why.
           yield* count((s) => void bump(s.cache_errors, lang))
@@ -374,7 +390,8 @@ export class CCompile extends Context.Service<CCompile, {
         return done.reply
       }
       const depText = yield* readDep(req, c)
-      return { ...done.reply, background: cache.store(key, done.entry).pipe(Effect.andThen(learn(depText))) }
+      const background = yield* cache.writeLater(mkey === undefined ? [key] : [key, mkey], cache.store(key, done.entry).pipe(Effect.andThen(learn(depText))))
+      return { ...done.reply, background }
     })
 
     return CCompile.of({ compile })

@@ -1,4 +1,4 @@
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Deferred, Duration, Effect, Layer } from "effect"
 import { Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
@@ -13,14 +13,27 @@ const LOOKUP_TIMEOUT = Duration.seconds(30)
 export class EntryCache extends Context.Service<EntryCache, {
   readonly lookup: (key: string) => Effect.Effect<CacheEntry | undefined>
   readonly store: (key: string, entry: CacheEntry) => Effect.Effect<void>
-  /** The same for blobs the caller decodes itself (direct-mode manifests). */
-  readonly lookupBlob: (key: string) => Effect.Effect<Uint8Array | undefined>
+  /**
+   * The same for blobs the caller decodes itself (direct-mode manifests). `wait: false` is for
+   * the writer itself, which must not wait for its own write.
+   */
+  readonly lookupBlob: (key: string, opts?: { readonly wait: boolean }) => Effect.Effect<Uint8Array | undefined>
   readonly storeBlob: (key: string, blob: Uint8Array) => Effect.Effect<void>
+  /**
+   * Marks `keys` as being written from now on, and returns `write` to run later (after the
+   * reply): lookups of those keys wait for it instead of missing.
+   */
+  readonly writeLater: (keys: ReadonlyArray<string>, write: Effect.Effect<void>) => Effect.Effect<Effect.Effect<void>>
 }>()("sccache-ts/cache/EntryCache") {
   static readonly layer = Layer.effect(EntryCache, Effect.gen(function*() {
     const storage = yield* Storage
     const stats = yield* Stats
-    const lookupBlob = Effect.fn("EntryCache.lookupBlob")(function*(key: string) {
+    // A lookup waits for a write of the same key that is under way: the compile right after the
+    // one that stored it (the next build step, a second checkout) must see it.
+    const writing = new Map<string, Deferred.Deferred<void>>()
+    const lookupBlob = Effect.fn("EntryCache.lookupBlob")(function*(key: string, opts?: { readonly wait: boolean }) {
+      const pending = writing.get(key)
+      if (pending !== undefined && opts?.wait !== false) yield* Deferred.await(pending)
       return yield* storage.get(key).pipe(
           Effect.timeoutOrElse({
             duration: LOOKUP_TIMEOUT,
@@ -52,9 +65,19 @@ export class EntryCache extends Context.Service<EntryCache, {
         )
       )
     })
+    const writeLater = (keys: ReadonlyArray<string>, write: Effect.Effect<void>) =>
+      Effect.sync(() => {
+        const done = Deferred.makeUnsafe<void>()
+        for (const k of keys) writing.set(k, done)
+        return write.pipe(Effect.ensuring(Effect.sync(() => {
+          for (const k of keys) if (writing.get(k) === done) writing.delete(k)
+          Deferred.doneUnsafe(done, Effect.void)
+        })))
+      })
     return EntryCache.of({
       lookupBlob,
       storeBlob,
+      writeLater,
       lookup: Effect.fn("EntryCache.lookup")(function*(key) {
         const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined

@@ -10,6 +10,8 @@ export interface FileDigest {
   readonly fileMacros: boolean
   /** `.incbin`: the assembler reads a file no dependency list names. */
   readonly incbin: boolean
+  /** When the file last changed (the later of mtime and ctime), in ms. */
+  readonly changedMs: number
 }
 
 /** A file changed this recently may change again within one tick of the file system's clock. */
@@ -17,7 +19,7 @@ const SETTLE_MS = 1000
 
 const identity = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
 
-export const scanText = (data: Buffer): Omit<FileDigest, "digest"> => {
+export const scanText = (data: Buffer): Omit<FileDigest, "digest" | "changedMs"> => {
   const text = data.toString("latin1")
   return {
     timeMacros: /__(DATE|TIME|TIMESTAMP)__/.test(text),
@@ -52,8 +54,9 @@ export class FileDigests extends Context.Service<FileDigests, {
       } catch {
         return undefined
       }
-      const value = { digest: createHash("sha256").update(data).digest("hex"), ...scanText(data) }
-      if (Date.now() - Number(st.ctimeMs) > SETTLE_MS) digests.set(file, { id, value })
+      const changedMs = Math.max(Number(st.mtimeNs / 1000n) / 1000, Number(st.ctimeNs / 1000n) / 1000)
+      const value = { digest: createHash("sha256").update(data).digest("hex"), changedMs, ...scanText(data) }
+      if (Date.now() - changedMs > SETTLE_MS) digests.set(file, { id, value })
       return value
     }
 

@@ -97,11 +97,14 @@ export const parseSearchDirs = (stderr: string): Array<string> | undefined => {
   let inList = false
   let found = false
   for (const line of stderr.split("\n")) {
-    if (/^#include .* search starts here:/.test(line)) inList = found = true
+    // Directories that don't exist yet are where a new header would appear first.
+    const missing = /^ignoring nonexistent directory "(.*)"$/.exec(line)
+    if (missing !== null) out.push(missing[1]!)
+    else if (/^#include .* search starts here:/.test(line)) inList = found = true
     else if (line.startsWith("End of search list.")) inList = false
     else if (inList && line.startsWith(" ")) out.push(line.trim().replace(/ \(framework directory\)$/, ""))
   }
-  return found ? out : undefined
+  return found ? [...new Set(out)] : undefined
 }
 
 /**

@@ -50,6 +50,8 @@ export interface StatsJson {
     requests_executed: number
     cache_hits: { counts: Record<string, number> }
     cache_misses: { counts: Record<string, number> }
+    direct_hits: { counts: Record<string, number> }
+    preprocessor_hits: { counts: Record<string, number> }
     cache_errors: { counts: Record<string, number> }
     cache_read_errors: number
     cache_write_errors: number
