@@ -1,41 +1,56 @@
 /**
  * The one entry point: a compile (`sccache-ts gcc …`, or a symlink named like the compiler), a
- * command (`--show-stats` …), or the daemon itself (SCCACHE_START_SERVER=1). Only the compile path
- * is loaded eagerly; the rest is imported when asked for.
+ * command (`--show-stats` …), or the daemon itself (SCCACHE_START_SERVER=1).
+ *
+ * A compile's hot path (one request to a running daemon, then replaying its answer) loads no
+ * Effect at all: Node's start is most of a hit's cost, and every module adds to it. Everything
+ * else (starting a daemon, running the compiler here, the commands) is imported when needed.
  */
-import { Effect } from "effect"
+import { enableCompileCache } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { clientLayer, compile } from "../client/ClientMain.ts"
-import { dropOwnNames, isOwnName } from "../client/ResolveCompiler.ts"
+import { compileRequest, exchange, type Exchanged, replay } from "../client/Exchange.ts"
+import { dropOwnNames, isOwnName, resolveCompiler } from "../client/ResolveCompiler.ts"
+import { socketPath } from "../config/SocketPath.ts"
+
+// What this file loads later (the Effect client, the daemon) is parsed once and cached by Node.
+enableCompileCache?.()
 
 const env = process.env as Record<string, string>
 const entry = fileURLToPath(import.meta.url)
 const self = process.argv[1]!
+
+const compile = async (compiler: string, args: ReadonlyArray<string>): Promise<number> => {
+  const exe = resolveCompiler(compiler, env["PATH"], process.cwd(), self)
+  if (exe === undefined) {
+    process.stderr.write(`sccache-ts: error: cannot find compiler "${compiler}"\n`)
+    return 2
+  }
+  const request = compileRequest(exe, args, env)
+  let first: Exchanged | undefined
+  if (env["SCCACHE_DISABLE"] !== "1") {
+    first = await exchange(socketPath(env), request)
+    if (first._tag === "Answer" && first.response.type === "compiled") return replay(first.response)
+  }
+  const { runCompile } = await import("../client/ClientMain.ts")
+  return runCompile(request, first, env, entry)
+}
 
 const main = async (): Promise<number> => {
   if (env["SCCACHE_START_SERVER"] === "1") {
     const { runDaemon } = await import("../daemon/DaemonMain.ts")
     return runDaemon(env)
   }
-  let args = process.argv.slice(2)
-  let compiler: string
-  if (!isOwnName(self)) compiler = path.basename(self)
-  else {
-    args = dropOwnNames(args, self)
-    if (args.length === 0 || args[0]!.startsWith("-")) {
-      const { parseCommand, runCommand } = await import("../client/Commands.ts")
-      const cmd = parseCommand(args)
-      if (cmd._tag === "UsageError") {
-        process.stderr.write(`sccache-ts: error: ${cmd.message}\n`)
-        return 2
-      }
-      return Effect.runPromise(runCommand(cmd, env).pipe(Effect.provide(clientLayer(env, entry))))
-    }
-    compiler = args[0]!
-    args = args.slice(1)
+  if (!isOwnName(self)) return compile(path.basename(self), process.argv.slice(2))
+  const args = dropOwnNames(process.argv.slice(2), self)
+  if (args.length > 0 && !args[0]!.startsWith("-")) return compile(args[0]!, args.slice(1))
+  const { parseCommand, runCommandMain } = await import("../client/Commands.ts")
+  const cmd = parseCommand(args)
+  if (cmd._tag === "UsageError") {
+    process.stderr.write(`sccache-ts: error: ${cmd.message}\n`)
+    return 2
   }
-  return Effect.runPromise(compile(compiler, args, env).pipe(Effect.provide(clientLayer(env, entry))))
+  return runCommandMain(cmd, env, entry)
 }
 
 main().then(

@@ -1,45 +1,30 @@
 import { Effect, Layer } from "effect"
 import type { Env } from "../config/Config.ts"
-import type { Response } from "../protocol/Messages.ts"
-import { BUILD_ID } from "../version.ts"
+import type { CompileRequest } from "../protocol/Messages.ts"
 import { DaemonClient } from "./DaemonClient.ts"
+import { type Exchanged, replay } from "./Exchange.ts"
 import { LocalCompiler } from "./LocalCompiler.ts"
-import { resolveCompiler } from "./ResolveCompiler.ts"
 
-const writeAll = (stream: NodeJS.WriteStream, data: Buffer) =>
-  Effect.callback<void>((resume) => {
-    if (data.length === 0) return resume(Effect.void)
-    stream.write(data, () => resume(Effect.void))
-  })
-
-/** The compile path of the client: ask the daemon, replay its answer, or run the compiler here. */
-export const compile = (compilerName: string, args: ReadonlyArray<string>, env: Env) =>
+/**
+ * The compile path after the hot path could not finish it: start a daemon and ask again, or run
+ * the compiler here. `first` is what the hot path's one attempt gave, so nothing is asked twice.
+ */
+export const compile = (request: CompileRequest, first: Exchanged | undefined) =>
   Effect.gen(function*() {
     const local = yield* LocalCompiler
-    const cwd = process.cwd()
-    const exe = resolveCompiler(compilerName, env["PATH"], cwd, process.argv[1]!)
-    if (exe === undefined) {
-      process.stderr.write(`sccache-ts: error: cannot find compiler "${compilerName}"\n`)
-      return 2
-    }
-    if (env["SCCACHE_DISABLE"] === "1") return yield* local.run(exe, args)
+    const runHere = local.run(request.exe, request.args)
+    if (first === undefined) return yield* runHere
+    // The daemon said it can't help, or died in the middle: never ask it again for this compile.
+    if (first._tag === "Lost" || (first._tag === "Answer" && first.response.type !== "version-mismatch")) return yield* runHere
     const client = yield* DaemonClient
-    const reply: Response | undefined = yield* client.request({
-      type: "compile",
-      build: BUILD_ID,
-      exe,
-      args,
-      cwd,
-      env: env as Record<string, string>,
-      umask: process.umask()
-    }).pipe(Effect.orElseSucceed(() => undefined))
-    if (reply?.type === "compiled") {
-      yield* writeAll(process.stdout, Buffer.from(reply.stdout, "base64"))
-      yield* writeAll(process.stderr, Buffer.from(reply.stderr, "base64"))
-      return reply.exitCode
-    }
-    return yield* local.run(exe, args)
+    const reply = yield* client.request(request).pipe(Effect.orElseSucceed(() => undefined))
+    if (reply?.type === "compiled") return yield* Effect.promise(() => replay(reply))
+    return yield* runHere
   })
 
 export const clientLayer = (env: Env, entry: string) =>
   Layer.mergeAll(DaemonClient.layer(env, entry), LocalCompiler.layer)
+
+/** For the entry point, which imports no Effect of its own. */
+export const runCompile = (request: CompileRequest, first: Exchanged | undefined, env: Env, entry: string): Promise<number> =>
+  Effect.runPromise(compile(request, first).pipe(Effect.provide(clientLayer(env, entry))))

@@ -3,6 +3,7 @@ import { defaultCacheDir, type Env, parseDaemonSettings } from "../config/Config
 import { BUILD_ID, VERSION } from "../version.ts"
 import { emptyStats } from "../stats/Stats.ts"
 import { formatStatsJson, formatStatsText, type StatsReport } from "../stats/StatsFormat.ts"
+import { clientLayer } from "./ClientMain.ts"
 import { DaemonClient } from "./DaemonClient.ts"
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -84,6 +85,10 @@ const emptyReport = (env: Env): StatsReport => {
 
 const print = (format: "text" | "json", r: StatsReport) =>
   Effect.sync(() => process.stdout.write(format === "json" ? formatStatsJson(r) : formatStatsText(r)))
+
+/** For the entry point, which imports no Effect of its own. */
+export const runCommandMain = (cmd: Command, env: Env, entry: string): Promise<number> =>
+  Effect.runPromise(runCommand(cmd, env).pipe(Effect.provide(clientLayer(env, entry))))
 
 /** Runs one command; the exit code comes back. */
 export const runCommand = (cmd: Command, env: Env) =>

@@ -3,48 +3,15 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import type { Env } from "../config/Config.ts"
-import { ensureSocketDir, lockName, socketPath } from "../config/SocketPath.ts"
-import { encodeFrame, FrameReader } from "../protocol/Framing.ts"
+import { ensureSocketDir } from "../config/SocketDir.ts"
+import { lockName, socketPath } from "../config/SocketPath.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
+import { exchange } from "./Exchange.ts"
 
 /** The daemon could not be reached, or went away before it answered. */
 export class DaemonUnavailable extends Data.TaggedError("DaemonUnavailable")<{ readonly message: string }> {}
 
-/** A connection that broke after the request was sent: the daemon may have died in the compile. */
-class ConnectionLost extends Data.TaggedError("ConnectionLost")<{ readonly message: string }> {}
-/** Nobody listening: start a daemon. */
-class NoDaemon extends Data.TaggedError("NoDaemon")<{ readonly code: string }> {}
-
 const STARTUP_TIMEOUT_MS = 10_000
-
-const exchange = (socket: string, request: Request) =>
-  Effect.callback<Response, NoDaemon | ConnectionLost>((resume) => {
-    const conn = net.createConnection(socket)
-    const reader = new FrameReader()
-    let connected = false
-    let settled = false
-    const settle = (e: Effect.Effect<Response, NoDaemon | ConnectionLost>) => {
-      if (settled) return
-      settled = true
-      conn.destroy()
-      resume(e)
-    }
-    conn.on("connect", () => {
-      connected = true
-      conn.write(encodeFrame(request))
-    })
-    conn.on("data", (chunk) => {
-      const frames = reader.push(chunk)
-      if (frames instanceof Error) settle(Effect.fail(new ConnectionLost({ message: frames.message })))
-      else if (frames.length > 0) settle(Effect.succeed(frames[0] as Response))
-    })
-    conn.on("error", (e: NodeJS.ErrnoException) =>
-      settle(Effect.fail(connected
-        ? new ConnectionLost({ message: e.message })
-        : new NoDaemon({ code: e.code ?? "unknown" }))))
-    conn.on("close", () => settle(Effect.fail(new ConnectionLost({ message: "daemon closed the connection" }))))
-    return Effect.sync(() => conn.destroy())
-  })
 
 /** Holds an abstract-socket lock while this client starts a daemon, so a `make -j16` starts one. */
 const tryLock = (name: string) =>
@@ -89,17 +56,16 @@ export class DaemonClient extends Context.Service<DaemonClient, {
           let pause = 2
           return yield* Effect.gen(function*() {
             while (true) {
-              const res = yield* exchange(socket, req).pipe(Effect.result)
-              if (res._tag === "Success" && res.success.type !== "version-mismatch") return res.success
-              if (res._tag === "Failure" && res.failure._tag === "ConnectionLost") {
-                return yield* new DaemonUnavailable({ message: res.failure.message })
-              }
+              const res = yield* Effect.promise(() => exchange(socket, req))
+              if (res._tag === "Answer" && res.response.type !== "version-mismatch") return res.response
+              // After the request went out: the daemon may have died in this very compile.
+              if (res._tag === "Lost") return yield* new DaemonUnavailable({ message: res.message })
               if (opts?.start === false) return yield* new DaemonUnavailable({ message: "no daemon is running" })
               if (Date.now() > deadline) return yield* new DaemonUnavailable({ message: "the daemon did not start in time" })
-              // No daemon, or one of another build on its way out: start ours (once) and wait for it.
               if (daemon !== undefined && daemon.exitCode !== null && daemon.exitCode !== 0) {
                 return yield* new DaemonUnavailable({ message: `the daemon exited with status ${daemon.exitCode}` })
               }
+              // No daemon, or one of another build on its way out: start ours (once) and wait for it.
               if (daemon === undefined) {
                 const dirError = ensureSocketDir(socket)
                 if (dirError !== undefined) {

@@ -1,13 +1,13 @@
 import { Effect, Layer } from "effect"
 import { CCompile } from "../cache/CCompile.ts"
-import { RustCompile } from "../cache/RustCompile.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { CompilerDetector } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
 import { FileDigests } from "../cache/FileDigests.ts"
 import { DaemonConfig, type Env, parseDaemonSettings } from "../config/Config.ts"
-import { ensureSocketDir, socketPath } from "../config/SocketPath.ts"
+import { ensureSocketDir } from "../config/SocketDir.ts"
+import { socketPath } from "../config/SocketPath.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import { LoggingLayer } from "../log/Logging.ts"
 import { Stats } from "../stats/Stats.ts"
@@ -38,9 +38,9 @@ const daemonLayer = (env: Env, socket: string) => {
   const settings = parseDaemonSettings(env)
   const level = settings instanceof Error ? "warn" : settings.logLevel
   const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
-  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid))
+  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.layer)
   const full = CompileService.layer.pipe(
-    Layer.provide(Layer.mergeAll(CCompile.layer, RustCompile.layer)),
+    Layer.provide(CCompile.layer),
     Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),

@@ -1,7 +1,7 @@
 import { Context, Data, Deferred, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { FrameReader, encodeFrame } from "../protocol/Framing.ts"
+import { encodeFrame, FrameReader, isBadFrame } from "../protocol/Framing.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
 import { BUILD_ID, VERSION } from "../version.ts"
 import { Stats } from "../stats/Stats.ts"
@@ -144,10 +144,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
           conn.on("data", (chunk) => {
             if (handled) return
             const frames = reader.push(chunk)
-            if (frames instanceof Error || frames.length === 0) {
-              if (frames instanceof Error) conn.destroy()
-              return
-            }
+            if (isBadFrame(frames)) return void conn.destroy()
+            if (frames.length === 0) return
             handled = true
             const req = frames[0]
             if (!isRequest(req)) {

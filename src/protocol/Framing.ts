@@ -1,8 +1,7 @@
-import { Data } from "effect"
-
-export class FrameError extends Data.TaggedError("FrameError")<{ readonly message: string }> {}
-
-/** Frames are a 4-byte big-endian length, then that many bytes of UTF-8 JSON. */
+/**
+ * Frames are a 4-byte big-endian length, then that many bytes of UTF-8 JSON. No Effect here:
+ * the client's hot path loads this and nothing heavier.
+ */
 export const MAX_FRAME = 1 << 30
 
 export const encodeFrame = (message: unknown): Buffer => {
@@ -12,19 +11,24 @@ export const encodeFrame = (message: unknown): Buffer => {
   return Buffer.concat([head, body])
 }
 
+/** A stream that is not frames: the caller drops the connection. */
+export interface BadFrame {
+  readonly badFrame: string
+}
+
 /** Accumulates socket chunks and yields whole decoded frames. */
 export class FrameReader {
   private chunks: Array<Buffer> = []
   private size = 0
 
-  push(chunk: Buffer): Array<unknown> | FrameError {
+  push(chunk: Buffer): Array<unknown> | BadFrame {
     this.chunks.push(chunk)
     this.size += chunk.length
     const out: Array<unknown> = []
     while (this.size >= 4) {
       const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)
       const len = buf.readUInt32BE(0)
-      if (len > MAX_FRAME) return new FrameError({ message: `frame of ${len} bytes is too large` })
+      if (len > MAX_FRAME) return { badFrame: `frame of ${len} bytes is too large` }
       if (buf.length < 4 + len) {
         this.chunks = [buf]
         break
@@ -32,7 +36,7 @@ export class FrameReader {
       try {
         out.push(JSON.parse(buf.subarray(4, 4 + len).toString("utf8")))
       } catch (e) {
-        return new FrameError({ message: `bad frame: ${(e as Error).message}` })
+        return { badFrame: `bad frame: ${(e as Error).message}` }
       }
       const rest = buf.subarray(4 + len)
       this.chunks = rest.length > 0 ? [rest] : []
@@ -41,3 +45,5 @@ export class FrameReader {
     return out
   }
 }
+
+export const isBadFrame = (r: Array<unknown> | BadFrame): r is BadFrame => !Array.isArray(r)

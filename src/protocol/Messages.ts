@@ -10,6 +10,8 @@ export interface CompileRequest {
   readonly env: Readonly<Record<string, string>>
   /** Restored outputs get the permissions the compiler would have given them under this umask. */
   readonly umask: number
+  /** The client process: a make or cargo job's jobserver descriptors are reachable through /proc/<pid>/fd. */
+  readonly pid?: number
 }
 
 export type Request =

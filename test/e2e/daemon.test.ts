@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { encodeFrame, FrameReader } from "../../src/protocol/Framing.ts"
+import { encodeFrame, FrameReader, isBadFrame } from "../../src/protocol/Framing.ts"
 import { BIN, makeSandbox, run, runAsync, type Sandbox, total } from "../support/harness.ts"
 
 const sandboxes: Array<Sandbox> = []
@@ -47,7 +47,7 @@ const rawRequest = (socket: string, request: unknown) =>
     const reader = new FrameReader()
     conn.on("data", (chunk) => {
       const frames = reader.push(chunk)
-      if (frames instanceof Error) reject(frames)
+      if (isBadFrame(frames)) reject(new Error(frames.badFrame))
       else if (frames.length > 0) {
         resolve(frames[0])
         conn.destroy()
