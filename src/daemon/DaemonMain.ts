@@ -12,7 +12,7 @@ import { Jobserver } from "../jobserver/Jobserver.ts"
 import { LoggingLayer } from "../log/Logging.ts"
 import { Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
-import { StorageLayer } from "../storage/StorageLayer.ts"
+import { storageLayer } from "../storage/StorageLayer.ts"
 import { CompileService } from "./CompileService.ts"
 import { DaemonServer } from "./DaemonServer.ts"
 
@@ -44,7 +44,7 @@ const daemonLayer = (env: Env, socket: string) => {
     Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),
-    Layer.provideMerge(CheckedStorage.pipe(Layer.provide(StorageLayer))),
+    Layer.provideMerge(CheckedStorage.pipe(Layer.provide(storageLayer(env)))),
     Layer.provide(DaemonConfig.fromEnv(env)),
     Layer.provideMerge(base)
   )

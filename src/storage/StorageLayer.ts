@@ -1,6 +1,78 @@
-import { Layer } from "effect"
-import { DaemonConfig } from "../config/Config.ts"
-import { DiskStorage } from "./DiskStorage.ts"
+import { Effect, Layer } from "effect"
+import { parseBackendSettings, type RemoteSettings } from "../config/BackendConfig.ts"
+import { ConfigError, DaemonConfig, type Env } from "../config/Config.ts"
+import { Stats } from "../stats/Stats.ts"
+import { DiskStorage, makeDiskStorage } from "./DiskStorage.ts"
+import { makeGcsStorage } from "./GcsStorage.ts"
+import { makeMemcachedStorage } from "./MemcachedStorage.ts"
+import { countFailure, type Level, makeMultiLevelStorage } from "./MultiLevelStorage.ts"
+import { makeRedisStorage } from "./RedisStorage.ts"
+import { makeS3Storage } from "./S3Storage.ts"
+import { Storage, type StorageError, type StorageShape } from "./Storage.ts"
 
-/** The daemon's Storage, chosen from its configuration. */
-export const StorageLayer = DiskStorage.layer satisfies Layer.Layer<any, any, DaemonConfig>
+/** Opens a remote backend, loading its SDK only now; the client closes with the caller's scope. */
+const openRemote = (settings: RemoteSettings) => {
+  switch (settings.kind) {
+    case "s3":
+      return makeS3Storage(settings)
+    case "gcs":
+      return makeGcsStorage(settings)
+    case "redis":
+      return makeRedisStorage(settings)
+    case "memcached":
+      return makeMemcachedStorage(settings)
+  }
+}
+
+/**
+ * Probes a remote at start. Unlike sccache, a server that is down does not stop the daemon: its
+ * lookups fail fast and are counted until it comes back. Refused writes make it read-only.
+ */
+const remoteLevel = Effect.fnUntraced(function*(settings: RemoteSettings, storage: StorageShape) {
+  const stats = yield* Stats
+  const writable = yield* storage.check.pipe(
+    Effect.tap((mode) =>
+      mode === "read-only" && !settings.readOnly
+        ? Effect.logWarning(`${storage.location}: writes are refused, so it is used read-only`)
+        : Effect.logInfo(`${storage.location}: ${mode}`)
+    ),
+    Effect.map((mode) => mode === "read-write"),
+    Effect.catch((e) =>
+      stats.level(settings.kind, countFailure(e)).pipe(
+        Effect.andThen(Effect.logWarning(`${e.message}; the cache works without it and tries it again on every lookup`)),
+        Effect.as(!settings.readOnly)
+      )
+    )
+  )
+  return { name: settings.kind, storage, writable } satisfies Level
+})
+
+/** The local disk tier; unlike a remote, a disk that cannot be read stops the cache. */
+const diskLevel = Effect.gen(function*() {
+  const { cacheDir, maxCacheSize } = yield* DaemonConfig
+  const storage = yield* makeDiskStorage({ dir: cacheDir, maxSize: maxCacheSize })
+  const mode = yield* storage.check
+  return { name: "disk", storage, writable: mode === "read-write" } satisfies Level
+})
+
+/**
+ * The daemon's Storage, chosen from `env` with sccache's variables: the local disk alone (no SDK
+ * is loaded), a remote alone (`SCCACHE_LOCAL_DISK=false`), or the disk in front of a remote.
+ */
+export const storageLayer = (env: Env): Layer.Layer<Storage, ConfigError | StorageError, DaemonConfig | Stats> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const settings = parseBackendSettings(env)
+    if (settings instanceof ConfigError) return yield* settings
+    const { remote } = settings
+    if (remote === undefined) return DiskStorage.layer
+    return Layer.effect(
+      Storage,
+      Effect.gen(function*() {
+        if (settings.ignored.length > 0) {
+          yield* Effect.logWarning(`using ${remote.kind}; also configured but ignored: ${settings.ignored.join(", ")}`)
+        }
+        const level = yield* remoteLevel(remote, yield* openRemote(remote))
+        return yield* makeMultiLevelStorage(settings.localDisk ? [yield* diskLevel, level] : [level])
+      })
+    )
+  }))

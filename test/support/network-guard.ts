@@ -36,3 +36,9 @@ const originalLookup = dns.lookup
   }
   return (originalLookup as any).call(dns, host, ...rest)
 }
+
+// The promise API is a separate function, which a patched dns.lookup does not cover.
+const originalPromisesLookup = dns.promises.lookup
+;(dns.promises as any).lookup = function (host: string, ...rest: Array<any>) {
+  return loopback(host) ? (originalPromisesLookup as any).call(dns.promises, host, ...rest) : Promise.reject(blocked(host))
+}

@@ -1,0 +1,178 @@
+import { Effect } from "effect"
+import type { RemoteBackend } from "../config/BackendConfig.ts"
+import { Storage, StorageError, type StorageFailure, type StorageMode, type StorageShape } from "./Storage.ts"
+
+/** Milliseconds each operation may take, whatever the server or the SDK does. */
+export interface RemoteTimeouts {
+  readonly get: number
+  readonly put: number
+  readonly check: number
+}
+
+/** A lookup waits this long at most; the put bound leaves room for multi-megabyte entries. */
+const DEFAULT_TIMEOUTS: RemoteTimeouts = { get: 10_000, put: 60_000, check: 10_000 }
+
+/** What the daemon and tests may tune when opening a backend. */
+export interface RemoteOptions {
+  readonly timeouts?: Partial<RemoteTimeouts>
+}
+
+export const resolveTimeouts = (options: RemoteOptions | undefined): RemoteTimeouts => ({
+  ...DEFAULT_TIMEOUTS,
+  ...options?.timeouts
+})
+
+/** sccache's layout: `prefix/a/b/c/<key>`, so no folder of an object store holds millions of entries. */
+export const remoteKey = (prefix: string, key: string): string => {
+  const path = /^[0-9a-f]{3,}$/.test(key) ? `${key[0]}/${key[1]}/${key[2]}/${key}` : key
+  return prefix === "" ? path : `${prefix}/${path}`
+}
+
+/** The probe that `check` writes and reads back, under the prefix (sccache's own ignores it, #1825). */
+const CHECK_KEY = ".sccache_check"
+/** Constant, so daemons checking the same bucket at once never see each other's probe as corrupt. */
+const CHECK_BLOB = new TextEncoder().encode("sccache-ts storage check")
+
+const NETWORK_DOWN = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "ECONNABORTED"])
+const NETWORK_SLOW = new Set(["ETIMEDOUT", "ESOCKETTIMEDOUT", "ECONNTIMEDOUT"])
+
+/** What a Node socket error says about the server, for the causes every SDK passes through. */
+export const networkFailure = (cause: unknown): StorageFailure | undefined => {
+  for (let e: any = cause, depth = 0; e !== null && typeof e === "object" && depth < 5; e = e.cause, depth++) {
+    const code = typeof e.code === "string" ? e.code : undefined
+    if (code !== undefined && NETWORK_DOWN.has(code)) return "unavailable"
+    if (code !== undefined && NETWORK_SLOW.has(code)) return "timeout"
+    if (Array.isArray(e.errors) && e.errors.length > 0) return networkFailure(e.errors[0]) // AggregateError of a dual-stack connect
+  }
+  return undefined
+}
+
+/** What an HTTP status says about the server, for the object stores. */
+export const httpFailure = (status: number | undefined): StorageFailure | undefined =>
+  status === 401 || status === 403
+    ? "auth"
+    : status === 408
+    ? "timeout"
+    : status === 413
+    ? "too-large"
+    : status !== undefined && status >= 500
+    ? "unavailable"
+    : undefined
+
+/** `S3, bucket: b, prefix: p, endpoint: e`, the parts that are set. */
+export const bucketLocation = (service: string, s: { bucket: string; keyPrefix: string; endpoint: string | undefined }) =>
+  [`${service}, bucket: ${s.bucket}`, s.keyPrefix && `prefix: ${s.keyPrefix}`, s.endpoint && `endpoint: ${s.endpoint}`]
+    .filter(Boolean)
+    .join(", ")
+
+/** The same bytes as a Buffer, without a copy, for SDKs that want one. */
+export const asBuffer = (blob: Uint8Array): Buffer => Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength)
+
+const describe = (cause: unknown): string =>
+  cause instanceof Error ? cause.message || cause.name : typeof cause === "string" ? cause : String(cause)
+
+/** The SDK-facing half of a remote backend: promise calls on full keys, which may honour the signal. */
+export interface RemoteClient {
+  readonly backend: RemoteBackend
+  readonly location: string
+  readonly keyPrefix: string
+  readonly readOnly: boolean
+  readonly timeouts: RemoteTimeouts
+  /** Maps an SDK failure to what it means; `timeout` from the SDK's own timers, too. */
+  readonly classify: (cause: unknown) => StorageFailure
+  readonly read: (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>
+  readonly write: (key: string, blob: Uint8Array, signal: AbortSignal) => Promise<void>
+}
+
+/**
+ * The Storage of a remote backend, with what every backend shares: the key prefix and layout,
+ * read-only mode, a hard time bound on each call (a hung server costs one timeout, never a hang)
+ * and SDK failures turned into StorageError.
+ */
+export const makeRemoteStorage = (client: RemoteClient): StorageShape => {
+  const call = <A>(op: StorageError["op"], key: string, timeout: number, f: (signal: AbortSignal) => Promise<A>) =>
+    Effect.tryPromise({
+      // Interruption by the timeout aborts the signal, so SDKs that take one drop the request.
+      try: (signal) => f(signal),
+      catch: (cause) =>
+        new StorageError({
+          backend: client.backend,
+          op,
+          reason: client.classify(cause),
+          message: `${client.location}: ${op} ${key}: ${describe(cause)}`,
+          cause
+        })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new StorageError({
+              backend: client.backend,
+              op,
+              reason: "timeout",
+              message: `${client.location}: ${op} ${key}: no answer within ${timeout} ms`
+            })
+          )
+      })
+    )
+
+  const read = (op: StorageError["op"], key: string) =>
+    call(op, key, op === "check" ? client.timeouts.check : client.timeouts.get, (signal) =>
+      client.read(remoteKey(client.keyPrefix, key), signal))
+  const write = (op: StorageError["op"], key: string, blob: Uint8Array) =>
+    call(op, key, op === "check" ? client.timeouts.check : client.timeouts.put, (signal) =>
+      client.write(remoteKey(client.keyPrefix, key), blob, signal))
+
+  const check: Effect.Effect<StorageMode, StorageError> = Effect.gen(function*() {
+    if (client.readOnly) {
+      yield* read("check", CHECK_KEY)
+      return "read-only" as const
+    }
+    // As sccache: refused writes with working reads make a read-only cache, not a broken one.
+    const written = yield* write("check", CHECK_KEY, CHECK_BLOB).pipe(
+      Effect.as(true),
+      Effect.catchIf((e) => e.reason === "auth", () => Effect.succeed(false))
+    )
+    const back = yield* read("check", CHECK_KEY)
+    if (!written) return "read-only" as const
+    if (back === undefined || Buffer.compare(back, CHECK_BLOB) !== 0) {
+      return yield* new StorageError({
+        backend: client.backend,
+        op: "check",
+        reason: "io",
+        message: `${client.location}: ${CHECK_KEY} read back ${back === undefined ? "nothing" : "different bytes"}`
+      })
+    }
+    return "read-write" as const
+  }).pipe(Effect.withSpan(`${client.backend}.check`))
+
+  return Storage.of({
+    location: client.location,
+    get: Effect.fn(`${client.backend}.get`)(function*(key: string) {
+      return yield* read("get", key)
+    }),
+    put: Effect.fn(`${client.backend}.put`)(function*(key: string, blob: Uint8Array) {
+      if (!client.readOnly) yield* write("put", key, blob)
+    }),
+    check,
+    size: Effect.succeed({})
+  })
+}
+
+/**
+ * Loads a backend's SDK. Each caller passes its own literal `import()`, so bundles keep the SDKs
+ * external and neither the client nor a disk-only daemon ever loads one.
+ */
+export const loadSdk = <M>(backend: RemoteBackend, pkg: string, load: () => Promise<M>) =>
+  Effect.tryPromise({
+    try: load,
+    catch: (cause) =>
+      new StorageError({
+        backend,
+        op: "check",
+        reason: "unavailable",
+        message: `cannot load ${pkg} (is it installed next to sccache-ts?): ${describe(cause)}`,
+        cause
+      })
+  })
