@@ -77,6 +77,8 @@ const emptyReport = (env: Env): StatsReport => {
   return {
     stats: emptyStats(),
     cache_location: `Local disk: "${dir}"`,
+    basedirs: settings instanceof Error ? [] : settings.basedirs,
+    use_preprocessor_cache_mode: settings instanceof Error ? true : settings.direct,
     cache_size: null,
     max_cache_size: settings instanceof Error ? null : settings.maxCacheSize,
     version: VERSION

@@ -38,6 +38,7 @@ const daemonLayer = (env: Env, socket: string) => {
   const settings = parseDaemonSettings(env)
   const level = settings instanceof Error ? "warn" : settings.logLevel
   const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
+  const shown = settings instanceof Error ? { basedirs: [], direct: true } : { basedirs: settings.basedirs, direct: settings.direct }
   const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.layer)
   const full = CompileService.layer.pipe(
     Layer.provide(CCompile.layer),
@@ -67,7 +68,7 @@ const daemonLayer = (env: Env, socket: string) => {
       )
     })
   )
-  return DaemonServer.layer({ socket, idleTimeoutSeconds }).pipe(
+  return DaemonServer.layer({ socket, idleTimeoutSeconds, ...shown }).pipe(
     Layer.provide(services),
     Layer.provideMerge(LoggingLayer(level))
   )

@@ -17,6 +17,9 @@ export class AlreadyRunning extends Data.TaggedError("AlreadyRunning")<{}> {}
 export interface ServerOptions {
   readonly socket: string
   readonly idleTimeoutSeconds: number
+  /** Shown by --show-stats, as sccache does. */
+  readonly basedirs: ReadonlyArray<string>
+  readonly direct: boolean
 }
 
 const listen = (server: net.Server, where: string) =>
@@ -121,6 +124,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   stats: {
                     stats: snapshot,
                     cache_location: storage.location,
+                    basedirs: opts.basedirs,
+                    use_preprocessor_cache_mode: opts.direct,
                     cache_size: size.current ?? null,
                     max_cache_size: size.max ?? null,
                     version: VERSION

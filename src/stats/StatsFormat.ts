@@ -4,6 +4,9 @@ import type { StatsSnapshot, Timing } from "./Stats.ts"
 export interface StatsReport {
   readonly stats: StatsSnapshot
   readonly cache_location: string
+  readonly basedirs: ReadonlyArray<string>
+  /** sccache's name for direct mode. */
+  readonly use_preprocessor_cache_mode: boolean
   readonly cache_size: number | null
   readonly max_cache_size: number | null
   readonly version: string
@@ -63,7 +66,7 @@ export const formatStatsText = (r: StatsReport): string => {
   for (const [level, c] of Object.entries(s.levels).sort()) {
     row(`Storage ${level}`, `hits ${c.hits}, misses ${c.misses}, errors ${c.errors}, timeouts ${c.timeouts}, writes ${c.writes}, write errors ${c.writeErrors}, too large ${c.tooLarge}`)
   }
-  const width = Math.max(...rows.map(([n]) => n.length)) + 2
+  const width = Math.max(...rows.map(([n]) => n.length), "Use direct/preprocessor mode?".length) + 2
   const lines = rows.map(([n, v]) => `${n.padEnd(width)}${v}`)
   const reasons = Object.entries(s.not_cached).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
   if (reasons.length > 0) {
@@ -74,6 +77,8 @@ export const formatStatsText = (r: StatsReport): string => {
   lines.push(
     "",
     `${"Cache location".padEnd(width)}${r.cache_location}`,
+    `${"Base directories".padEnd(width)}${r.basedirs.length === 0 ? "-" : r.basedirs.join(", ")}`,
+    `${"Use direct/preprocessor mode?".padEnd(width)}${r.use_preprocessor_cache_mode ? "yes" : "no"}`,
     `${"Version (client)".padEnd(width)}${r.version}`,
     `${"Cache size".padEnd(width)}${formatSize(r.cache_size)}`,
     `${"Max cache size".padEnd(width)}${formatSize(r.max_cache_size)}`
@@ -95,6 +100,8 @@ export const formatStatsJson = (r: StatsReport): string => {
       cache_errors: counts(s.cache_errors)
     },
     cache_location: r.cache_location,
+    basedirs: r.basedirs,
+    use_preprocessor_cache_mode: r.use_preprocessor_cache_mode,
     cache_size: r.cache_size,
     max_cache_size: r.max_cache_size,
     version: r.version

@@ -60,7 +60,7 @@ describe("stats formats", () => {
   stats.cache_hits = { "C/C++": 1 }
   stats.cache_misses = { "C/C++": 3 }
   stats.not_cached = { linking: 2 }
-  const report = { stats, cache_location: 'Local disk: "/c"', cache_size: 2048, max_cache_size: 10 * 1024 ** 3, version: "0.1.0" }
+  const report = { stats, cache_location: 'Local disk: "/c"', basedirs: ["/b"], use_preprocessor_cache_mode: true, cache_size: 2048, max_cache_size: 10 * 1024 ** 3, version: "0.1.0" }
 
   it("prints sccache's field names, rates and sizes", () => {
     const text = formatStatsText(report)
@@ -70,6 +70,8 @@ describe("stats formats", () => {
     expect(text).toMatch(/^Non-cacheable reasons:\nlinking\s+2$/m)
     expect(text).toMatch(/^Cache location\s+Local disk: "\/c"$/m)
     expect(text).toMatch(/^Cache size\s+2\.0 KiB$/m)
+    expect(text).toMatch(/^Base directories\s+\/b$/m)
+    expect(text).toMatch(/^Use direct\/preprocessor mode\?\s+yes$/m)
     expect(text).toMatch(/^Max cache size\s+10\.0 GiB$/m)
   })
 
