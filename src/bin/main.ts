@@ -13,12 +13,18 @@ import { compileRequest, exchange, type Exchanged, replay } from "../client/Exch
 import { dropOwnNames, isOwnName, resolveCompiler } from "../client/ResolveCompiler.ts"
 import { socketPath } from "../config/SocketPath.ts"
 
-// What this file loads later (the Effect client, the daemon) is parsed once and cached by Node.
-enableCompileCache?.()
-
 const env = process.env as Record<string, string>
 const entry = fileURLToPath(import.meta.url)
 const self = process.argv[1]!
+
+/**
+ * Imports a module of dist/ (the Effect client, the commands, the daemon), which Node then parses
+ * once and caches. Not on the hot path: a hit never gets here, and the cache costs a millisecond.
+ */
+const lazy = <M>(load: () => Promise<M>): Promise<M> => {
+  enableCompileCache?.()
+  return load()
+}
 
 const compile = async (compiler: string, args: ReadonlyArray<string>): Promise<number> => {
   const exe = resolveCompiler(compiler, env["PATH"], process.cwd(), self)
@@ -32,19 +38,19 @@ const compile = async (compiler: string, args: ReadonlyArray<string>): Promise<n
     first = await exchange(socketPath(env), request)
     if (first._tag === "Answer" && first.response.type === "compiled") return replay(first.response)
   }
-  const { runCompile } = await import("../client/ClientMain.ts")
+  const { runCompile } = await lazy(() => import("../client/ClientMain.ts"))
   return runCompile(request, first, env, entry)
 }
 
 const main = async (): Promise<number> => {
   if (env["SCCACHE_START_SERVER"] === "1") {
-    const { runDaemon } = await import("../daemon/DaemonMain.ts")
+    const { runDaemon } = await lazy(() => import("../daemon/DaemonMain.ts"))
     return runDaemon(env)
   }
   if (!isOwnName(self)) return compile(path.basename(self), process.argv.slice(2))
   const args = dropOwnNames(process.argv.slice(2), self)
   if (args.length > 0 && !args[0]!.startsWith("-")) return compile(args[0]!, args.slice(1))
-  const { parseCommand, runCommandMain } = await import("../client/Commands.ts")
+  const { parseCommand, runCommandMain } = await lazy(() => import("../client/Commands.ts"))
   const cmd = parseCommand(args)
   if (cmd._tag === "UsageError") {
     process.stderr.write(`sccache-ts: error: ${cmd.message}\n`)
