@@ -149,10 +149,10 @@ export class CCompile extends Context.Service<CCompile, {
      * The digests of what a compile read, or why they can't stand for it: a file changed since
      * the compile started would pair its new digest with the old result.
      */
-    const digestAll = (files: Iterable<string>, cwd: string, view: PathView, started: number) => {
+    const digestAll = (read: ReadonlyArray<string>, cwd: string, view: PathView, started: number) => {
       const includes: Array<readonly [string, string]> = []
       const scanned: Array<FileDigest> = []
-      for (const f of files) {
+      for (const f of read) {
         const d = digests.digest(path.resolve(cwd, f))
         if (d === undefined) return "unreadable" as const
         if (d.changedMs >= started - CLOCK_SLACK_MS) return "modified" as const
@@ -161,7 +161,9 @@ export class CCompile extends Context.Service<CCompile, {
       }
       if (scanned.some((d) => d.incbin)) return "incbin" as const
       if (scanned.some((d) => d.timeMacros)) return "time" as const
-      if (view.relocatable && scanned.some((d) => d.fileMacros)) return "file" as const
+      // __FILE__ holds paths as the compiler found them: only a rebased absolute path makes it differ.
+      const rebased = view.relocatable && [...read].some((f) => path.isAbsolute(f) && view.key(f) !== f)
+      if (rebased && scanned.some((d) => d.fileMacros)) return "file" as const
       return includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     }
 

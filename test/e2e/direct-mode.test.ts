@@ -129,6 +129,15 @@ describe.each(["gcc", "clang"])("direct mode with %s", (cc) => {
     expect(hits().pre).toBeGreaterThan(before.pre)
   })
 
+  it("direct-hits a source using assert() (__FILE__) when its paths are relative", async () => {
+    sb.write("d7/main.c", '#include <assert.h>\nint f(int x) { assert(x > 0); return x; }\n')
+    await sleep(20)
+    sameAsPlain(sb, shim.exe, ["-c", "d7/main.c", "-o", "d7/main.o"], "d7/main.o")
+    const before = hits()
+    sameAsPlain(sb, shim.exe, ["-c", "d7/main.c", "-o", "d7/main.o"], "d7/main.o")
+    expect(hits().direct).toBe(before.direct + 1)
+  })
+
   it("restores the .d file on a direct hit", async () => {
     sb.write("d6/inc/h.h", "#define H 6\n")
     sb.write("d6/main.c", '#include "h.h"\nint h(void) { return H; }\n')
