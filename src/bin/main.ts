@@ -2,15 +2,17 @@
  * The one entry point: a compile (`sccache-ts gcc …`, or a symlink named like the compiler), a
  * command (`--show-stats` …), or the daemon itself (SCCACHE_START_SERVER=1).
  *
- * A compile's hot path (one request to a running daemon, then replaying its answer) loads no
- * Effect at all: Node's start is most of a hit's cost, and every module adds to it. Everything
- * else (starting a daemon, running the compiler here, the commands) is imported when needed.
+ * A compile's hot path (one request to a running daemon, then replaying its answer, or running
+ * the compiler here when the daemon says it is not for the cache) loads no Effect at all: Node's
+ * start is most of a hit's cost, and every module adds to it. Everything else (starting a daemon,
+ * the commands) is imported when needed.
  */
 import { enableCompileCache } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { compileRequest, exchange, type Exchanged, replay } from "../client/Exchange.ts"
 import { dropOwnNames, isOwnName, resolveCompiler } from "../client/ResolveCompiler.ts"
+import { runHere } from "../client/RunHere.ts"
 import { socketPath } from "../config/SocketPath.ts"
 
 const env = process.env as Record<string, string>
@@ -37,6 +39,7 @@ const compile = async (compiler: string, args: ReadonlyArray<string>): Promise<n
   if (env["SCCACHE_DISABLE"] !== "1") {
     first = await exchange(socketPath(env), request)
     if (first._tag === "Answer" && first.response.type === "compiled") return replay(first.response)
+    if (first._tag === "Answer" && first.response.type === "run-locally") return runHere(exe, args)
   }
   const { runCompile } = await lazy(() => import("../client/ClientMain.ts"))
   return runCompile(request, first, env, entry)

@@ -1,7 +1,9 @@
 import { Context, Effect, Layer } from "effect"
 import { CCompile } from "../cache/CCompile.ts"
 import { type CompileOutcome, runLocally } from "../cache/Outcome.ts"
+import { RustCompile } from "../cache/RustCompile.ts"
 import { CompilerDetector } from "../compiler/CompilerDetector.ts"
+import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { bump, Stats } from "../stats/Stats.ts"
 
@@ -12,9 +14,11 @@ export class CompileService extends Context.Service<CompileService, {
   static readonly layer = Layer.effect(CompileService, Effect.gen(function*() {
     const detector = yield* CompilerDetector
     const c = yield* CCompile
+    const rust = yield* RustCompile
     const stats = yield* Stats
+    const jobs = yield* Jobserver
     return CompileService.of({
-      compile: Effect.fn("CompileService.compile")(function*(req) {
+      compile: (request) => jobs.serve(request, Effect.fn("CompileService.compile")(function*(req) {
         yield* stats.update((s) => void s.compile_requests++)
         const info = yield* detector.detect(req.exe, { cwd: req.cwd, env: req.env }).pipe(Effect.result)
         if (info._tag === "Failure") {
@@ -26,14 +30,14 @@ export class CompileService extends Context.Service<CompileService, {
           case "gcc":
           case "clang":
             return yield* c.compile(req, info.success)
-          default:
-            yield* stats.update((s) => {
-              s.non_cacheable_calls++
-              bump(s.not_cached, `${info.success.family} not supported yet`)
-            })
-            return runLocally(`${info.success.family} not supported yet`)
+          case "rustc":
+            return yield* rust.compile(req, info.success)
+          case "nvcc":
+            // nvcc drives several compilers of its own (cudafe++, cicc, ptxas): passed through, counted.
+            yield* stats.update((s) => void s.unsupported_compiler_calls++)
+            return runLocally("nvcc is not cached")
         }
-      })
+      }))
     })
   }))
 

@@ -1,5 +1,6 @@
 import { Effect, Layer } from "effect"
 import { CCompile } from "../cache/CCompile.ts"
+import { RustCompile } from "../cache/RustCompile.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { CompilerDetector } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
@@ -39,9 +40,9 @@ const daemonLayer = (env: Env, socket: string) => {
   const level = settings instanceof Error ? "warn" : settings.logLevel
   const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
   const shown = settings instanceof Error ? { basedirs: [], direct: true } : { basedirs: settings.basedirs, direct: settings.direct }
-  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.layer)
+  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid))
   const full = CompileService.layer.pipe(
-    Layer.provide(CCompile.layer),
+    Layer.provide(Layer.mergeAll(CCompile.layer, RustCompile.layer)),
     Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),

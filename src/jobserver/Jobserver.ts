@@ -1,15 +1,214 @@
 import { Context, Effect, Layer, Semaphore } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as os from "node:os"
+import * as path from "node:path"
+import type { Env } from "../config/Config.ts"
+import type { CompileRequest } from "../protocol/Messages.ts"
+import { advertiseJobserver, jobserverAuth, jobserverLiveness, reachableJobserver } from "./JobserverAuth.ts"
 
-/** Limits how many compilers the daemon runs at once: one token per CPU. */
-export class Jobserver extends Context.Service<Jobserver, {
+/** Set while serving a make or cargo job: the client already holds a token for this compile. */
+const ClientHoldsToken = Context.Reference<boolean>("sccache-ts/jobserver/ClientHoldsToken", { defaultValue: () => false })
+
+/** Where the daemon takes tokens for compiles whose clients bring none. */
+interface Pool {
   readonly withToken: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  readonly slots: number
+  /** A path the daemon's compilers can open to share the pool (`--jobserver-auth=fifo:PATH`), if any. */
+  readonly fifo: () => string | undefined
+  /** Brackets work whose compilers were given `fifo()`: they may hold tokens of the pool. */
+  readonly using: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+/** Our own description of a jobserver: non-blocking, so waiting for a token never blocks a thread. */
+const openJobserver = (file: string, access: number): number | undefined => {
+  try {
+    const fd = fs.openSync(file, access | fs.constants.O_NONBLOCK)
+    if (fs.fstatSync(fd).isFIFO()) return fd
+    fs.closeSync(fd)
+  } catch { /* not reachable after all */ }
+  return undefined
+}
+
+/** A FIFO holding `tokens` tokens, unlinked at once: children reach it through /proc. */
+const makeFifo = (tokens: number): number | undefined => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sccache-ts-jobserver-"))
+  try {
+    const file = path.join(dir, "fifo")
+    if (spawnSync("mkfifo", ["-m", "600", file], { stdio: "ignore" }).status !== 0) return undefined
+    const fd = openJobserver(file, fs.constants.O_RDWR)
+    if (fd !== undefined) fs.writeSync(fd, Buffer.alloc(tokens, "+"))
+    return fd
+  } catch {
+    return undefined
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const closing = (fd: number) => Effect.acquireRelease(Effect.succeed(fd), () => Effect.sync(() => fs.closeSync(fd)))
+
+/** Not tokens: none there now; the jobserver can't be read; nobody can write to it any more (its make has exited). */
+const EMPTY = -1
+const BROKEN = -2
+const GONE = -3
+
+/**
+ * The token bytes of a jobserver FIFO or pipe we hold open as `fd`. Tokens go back through `fd`
+ * when we may write to it, else through a description opened for the write only: make, on exit,
+ * reads its pipe until no writer is left, and must not wait for a daemon that outlives it.
+ */
+const fifoTokens = (fd: number, writable: boolean) => {
+  const byte = Buffer.alloc(1)
+  const path = `/proc/${process.pid}/fd/${fd}`
+  const take = (): number => {
+    try {
+      const n = fs.readSync(fd, byte, 0, 1, null)
+      return n === 1 ? byte[0]! : GONE
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EAGAIN" ? EMPTY : BROKEN
+    }
+  }
+  const write = (data: Buffer) => {
+    if (writable) return void fs.writeSync(fd, data)
+    const w = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)
+    try {
+      fs.writeSync(w, data)
+    } finally {
+      fs.closeSync(w)
+    }
+  }
+  return {
+    path,
+    take,
+    give: (token: number) =>
+      Effect.sync(() => {
+        if (token < 0) return
+        try {
+          write(Buffer.from([token]))
+        } catch { /* the jobserver is gone: nobody is left to wait for the token */ }
+      }),
+    /** Back to `tokens`, whatever compilers that died holding some took with them. */
+    refill: (tokens: number) => {
+      try {
+        while (take() >= 0) { /* drain what is left */ }
+        write(Buffer.alloc(tokens, "+"))
+      } catch { /* left as it is */ }
+    }
+  }
+}
+
+/**
+ * Waits for a token. A read never blocks (a waiter polls, backing off to 20 ms), so a waiter can
+ * be interrupted at any time without having taken one. A jobserver that breaks, or whose make
+ * has exited, ends the wait with no token rather than hang the build.
+ */
+const acquire = (take: () => number, gone: () => boolean) =>
+  Effect.gen(function*() {
+    for (let pause = 1;; pause = Math.min(pause * 2, 20)) {
+      const token = take()
+      if (token === BROKEN) yield* Effect.logWarning("jobserver unreadable: compiling without a token")
+      if (token !== EMPTY) return token
+      if (gone()) return GONE
+      yield* Effect.interruptible(Effect.sleep(pause))
+    }
+  })
+
+/**
+ * The daemon's own jobserver: a FIFO with `slots` tokens that its compilers share. A token taken
+ * is written back however the work ends; whenever nothing of ours runs, the FIFO is refilled, so
+ * a compiler killed while holding tokens can't shrink the pool for good.
+ */
+const ownFifoPool = (fd: number, slots: number): Pool => {
+  const tokens = fifoTokens(fd, true)
+  let users = 0
+  const using = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(Effect.sync(() => void users++), () => effect, () =>
+      Effect.sync(() => {
+        if (--users === 0) tokens.refill(slots)
+      }))
+  return {
+    fifo: () => tokens.path,
+    using,
+    withToken: (effect) => using(Effect.acquireUseRelease(acquire(tokens.take, () => false), () => effect, tokens.give))
+  }
+}
+
+/** Without mkfifo: an in-process pool, which compilers can't share. */
+const semaphorePool = (slots: number) =>
+  Semaphore.make(slots).pipe(Effect.map((sem): Pool => ({
+    fifo: () => undefined,
+    using: (effect) => effect,
+    withToken: (effect) => sem.withPermits(1)(effect)
+  })))
+
+const ownPool = (slots: number) =>
+  Effect.suspend(() => {
+    const fd = makeFifo(slots)
+    return fd === undefined ? semaphorePool(slots) : closing(fd).pipe(Effect.map((fd) => ownFifoPool(fd, slots)))
+  })
+
+/** The jobserver of the make that started the daemon, while that make runs; then the daemon's own. */
+const inheritedPool = (fd: number, alive: () => boolean, own: Pool): Pool => {
+  const tokens = fifoTokens(fd, false)
+  return {
+    fifo: () => (alive() ? tokens.path : own.fifo()),
+    using: own.using,
+    withToken: (effect) =>
+      Effect.suspend(() =>
+        alive()
+          ? Effect.acquireUseRelease(
+            acquire(tokens.take, () => !alive()),
+            (token) => (token === GONE ? own.withToken(effect) : effect),
+            tokens.give
+          )
+          : own.withToken(effect)
+      )
+  }
+}
+
+const make = (pool: Pool) =>
+  Jobserver.of({
+    withToken: (effect) =>
+      Effect.gen(function*() {
+        return (yield* ClientHoldsToken) ? yield* effect : yield* pool.withToken(effect)
+      }),
+    serve: (req, f) => {
+      const auth = jobserverAuth(req.env)
+      const clients = auth !== undefined && req.pid !== undefined ? reachableJobserver(auth, req.pid) : undefined
+      const run = f({ ...req, env: advertiseJobserver(req.env, clients ?? pool.fifo()) })
+      // A make or cargo job runs its compile on the token it holds, even when its jobserver is closed to us.
+      const tokened = auth === undefined ? run : Effect.provideService(run, ClientHoldsToken, true)
+      return clients === undefined ? pool.using(tokened) : tokened
+    }
+  })
+
+/**
+ * The GNU make jobserver of the daemon. A compile whose client is a make or cargo job runs at once,
+ * on that job's token; other compiles take one of the daemon's tokens. The compilers the daemon
+ * spawns get a jobserver they can open for their own parallelism (rustc's codegen): the client's,
+ * else the daemon's.
+ */
+export class Jobserver extends Context.Service<Jobserver, {
+  /** Runs a compiler holding a token: the client's own when it brought one, else one of the pool's. */
+  readonly withToken: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Serves one request: `f` gets it with an environment that gives its compilers a working jobserver. */
+  readonly serve: <A, E, R>(req: CompileRequest, f: (req: CompileRequest) => Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }>()("sccache-ts/jobserver/Jobserver") {
-  static readonly pool = (slots: number) =>
+  /** A pool of its own with `slots` tokens. */
+  static readonly pool = (slots: number) => Layer.effect(Jobserver, ownPool(slots).pipe(Effect.map(make)))
+
+  /**
+   * The jobserver of the daemon's environment while it works (a daemon started from a make job;
+   * `starter` is the process that started it, which holds the descriptors), else one token per CPU.
+   */
+  static readonly fromEnv = (env: Env, starter: number) =>
     Layer.effect(Jobserver, Effect.gen(function*() {
-      const sem = yield* Semaphore.make(slots)
-      return Jobserver.of({ withToken: (effect) => sem.withPermits(1)(effect), slots })
+      const own = yield* ownPool(Math.max(1, os.availableParallelism()))
+      const auth = jobserverAuth(env)
+      const file = auth === undefined ? undefined : reachableJobserver(auth, starter)
+      const fd = file === undefined ? undefined : openJobserver(file, fs.constants.O_RDONLY)
+      if (auth === undefined || fd === undefined) return make(own)
+      yield* Effect.logInfo(`using the jobserver of the environment (${file}) while its make runs`)
+      return make(inheritedPool(yield* closing(fd), jobserverLiveness(auth, starter), own))
     }))
-  static readonly layer = Jobserver.pool(Math.max(1, os.availableParallelism()))
 }

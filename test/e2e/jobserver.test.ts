@@ -1,0 +1,147 @@
+/**
+ * The jobserver end to end: GNU make drives the built binary over a compiler shim that sleeps in
+ * every compile and logs when it starts and ends, so the log tells how many compiles ran at once.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { BIN, makeSandbox, run, runAsync, type Sandbox } from "../support/harness.ts"
+
+const SHIM = `#!/bin/sh
+# A gcc look-alike: -E echoes the source; a compile logs its start and end around a sleep.
+out=; dep=; src=; mode=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --version) echo "gcc (GCC) 12.2.0"; echo "Copyright (C) 2022 Free Software Foundation, Inc."; exit 0;;
+    -E) mode=E;;
+    -c) mode=c;;
+    -o) out=$2; shift;;
+    -MF) dep=$2; shift;;
+    *.c) src=$1;;
+  esac
+  shift
+done
+if [ "$mode" = E ]; then [ -n "$src" ] && { echo "# 1 \\"$src\\""; cat "$src"; }; exit 0; fi
+echo "start $(date +%s%N)" >> "$SHIM_LOG"
+sleep "$SHIM_SLEEP"
+echo "end $(date +%s%N)" >> "$SHIM_LOG"
+cat "$src" > "$out"
+if [ -n "$dep" ]; then echo "$out: $src" > "$dep"; fi
+`
+
+/** Without any jobserver of the test runner's own. */
+const withoutJobserver = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
+  const e = { ...env }
+  for (const v of ["MAKEFLAGS", "MFLAGS", "CARGO_MAKEFLAGS", "MAKELEVEL"]) delete e[v]
+  return e
+}
+
+interface Bench {
+  readonly sb: Sandbox
+  readonly env: NodeJS.ProcessEnv
+  readonly shim: string
+  /** Fresh sources (never a cache hit), named `<tag>-<i>.c`. */
+  readonly sources: (tag: string, n: number) => Array<string>
+  /** The most compiles that ran at once since the last call. */
+  readonly peak: () => number
+}
+
+const sandboxes: Array<Sandbox> = []
+afterAll(() => {
+  for (const sb of sandboxes) sb.stop()
+})
+
+const bench = (sleep = "0.4"): Bench => {
+  const sb = makeSandbox()
+  sandboxes.push(sb)
+  const log = path.join(sb.dir, "shim.log")
+  const shim = sb.write("shimcc", SHIM)
+  fs.chmodSync(shim, 0o755)
+  const env = withoutJobserver({ ...sb.env, SHIM_LOG: log, SHIM_SLEEP: sleep })
+  return {
+    sb,
+    env,
+    shim,
+    sources: (tag, n) =>
+      Array.from({ length: n }, (_, i) => {
+        sb.write(`${tag}-${i}.c`, `int ${tag.replace(/\W/g, "_")}_${i}(void) { return ${i}; }\n`)
+        return `${tag}-${i}`
+      }),
+    peak: () => {
+      const events = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => l.split(" ")).map(([kind, t]) => ({ end: kind === "end", t: BigInt(t!) }))
+      fs.rmSync(log)
+      // At one instant an end counts before a start: touching is not overlapping.
+      events.sort((a, b) => (a.t === b.t ? Number(b.end) - Number(a.end) : a.t < b.t ? -1 : 1))
+      let running = 0
+      let max = 0
+      for (const e of events) max = Math.max(max, (running += e.end ? -1 : 1))
+      return max
+    }
+  }
+}
+
+const makefile = (objects: Array<string>) =>
+  `all: ${objects.map((o) => `${o}.o`).join(" ")}\n%.o: %.c\n\t${BIN} $(CC) -c $< -o $@\n`
+
+describe("make -jN through sccache-ts", () => {
+  const b = bench()
+  for (const n of [1, 2, 4]) {
+    it(`runs at most ${n} compiles at once, and ${n} when make allows it`, () => {
+      const objects = b.sources(`j${n}`, Math.max(3, 2 * n))
+      fs.writeFileSync(path.join(b.sb.dir, `Makefile.${n}`), makefile(objects))
+      const r = run("make", ["-f", `Makefile.${n}`, `-j${n}`, `CC=${b.shim}`], { cwd: b.sb.dir, env: b.env })
+      expect(r.stderr.toString()).toBe("")
+      expect(r.code).toBe(0)
+      for (const o of objects) expect(fs.existsSync(path.join(b.sb.dir, `${o}.o`))).toBe(true)
+      // More than the CPUs of this machine for -j4: make's jobs hold their own tokens.
+      expect(b.peak()).toBe(n)
+    })
+  }
+  it("compiled each of them in the daemon", () => {
+    expect(b.sb.stats().stats.requests_executed).toBe(3 + 4 + 8)
+  })
+})
+
+describe("clients without a jobserver", () => {
+  it("never run more compiles at once than the daemon's pool, one per CPU, and use all of it", async () => {
+    const b = bench()
+    const objects = b.sources("free", 6)
+    const runs = await Promise.all(objects.map((o) => runAsync(BIN, [b.shim, "-c", `${o}.c`, "-o", `${o}.o`], { cwd: b.sb.dir, env: b.env })))
+    for (const r of runs) expect(r.code).toBe(0)
+    expect(b.sb.stats().stats.requests_executed).toBe(6)
+    expect(b.peak()).toBe(Math.min(6, os.availableParallelism()))
+  })
+})
+
+describe("a daemon started from a make job", () => {
+  it("takes its tokens from that make's jobserver while the make runs, then from its own", async () => {
+    const b = bench("0.3")
+    const started = path.join(b.sb.dir, "started")
+    const done = path.join(b.sb.dir, "done")
+    // `+` makes the recipe recursive: make leaves its jobserver open to it, and so to the daemon.
+    fs.writeFileSync(path.join(b.sb.dir, "Makefile.hold"), [
+      "all: start hold",
+      `start:\n\t+${BIN} --start-server && touch ${started}`,
+      `hold:\n\twhile [ ! -e ${done} ]; do sleep 0.05; done`,
+      ""
+    ].join("\n"))
+    // make -j2 puts one token in its pipe; `hold` runs on make's own once `start` is done.
+    const make = spawn("make", ["-f", "Makefile.hold", "-j2"], { cwd: b.sb.dir, env: b.env, stdio: "ignore" })
+    const exited = new Promise((resolve) => make.on("exit", resolve))
+    while (!fs.existsSync(started)) await new Promise((r) => setTimeout(r, 20))
+
+    const compileAll = async (tag: string) => {
+      const runs = await Promise.all(b.sources(tag, 4).map((o) => runAsync(BIN, [b.shim, "-c", `${o}.c`, "-o", `${o}.o`], { cwd: b.sb.dir, env: b.env })))
+      for (const r of runs) expect(r.code).toBe(0)
+      return b.peak()
+    }
+    expect(await compileAll("under-make")).toBe(1)
+    fs.writeFileSync(done, "")
+    expect(await exited).toBe(0)
+    // make has taken its tokens back on exit: the daemon falls back on its own pool.
+    expect(await compileAll("after-make")).toBe(Math.min(4, os.availableParallelism()))
+    expect(fs.readFileSync(path.join(b.sb.env["SCCACHE_ERROR_LOG"]!), "utf8")).toContain("using the jobserver of the environment")
+  })
+})
