@@ -85,6 +85,15 @@ const emptyReport = (env: Env): StatsReport => {
   }
 }
 
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const print = (format: "text" | "json", r: StatsReport) =>
   Effect.sync(() => process.stdout.write(format === "json" ? formatStatsJson(r) : formatStatsText(r)))
 
@@ -131,6 +140,9 @@ export const runCommand = (cmd: Command, env: Env) =>
         const stats = yield* client.request({ type: "stats", build: BUILD_ID }, { start: false }).pipe(Effect.result)
         if (stats._tag === "Failure") return yield* fail("no daemon is running")
         yield* client.request({ type: "shutdown", build: BUILD_ID }, { start: false }).pipe(Effect.ignore)
+        // Return once it has exited (it first finishes the work it has), as a script would expect.
+        const pid = stats.success.type === "stats" ? (stats.success.stats as StatsReport).pid : undefined
+        for (let i = 0; pid !== undefined && i < 1000 && isAlive(pid); i++) yield* Effect.sleep(10)
         if (stats.success.type === "stats") yield* print(cmd.format, stats.success.stats as StatsReport)
         return 0
       }

@@ -128,7 +128,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                     use_preprocessor_cache_mode: opts.direct,
                     cache_size: size.current ?? null,
                     max_cache_size: size.max ?? null,
-                    version: VERSION
+                    version: VERSION,
+                    pid: process.pid
                   }
                 }
               })))

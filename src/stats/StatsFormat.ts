@@ -10,6 +10,8 @@ export interface StatsReport {
   readonly cache_size: number | null
   readonly max_cache_size: number | null
   readonly version: string
+  /** The daemon's process, so --stop-server can wait for it to exit. */
+  readonly pid?: number
 }
 
 const sum = (m: Record<string, number>): number => Object.values(m).reduce((a, b) => a + b, 0)
