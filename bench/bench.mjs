@@ -10,14 +10,14 @@
 // the cold figures and is reported separately as sccache-ts' first compile. Cached outputs are checked
 // byte for byte against the plain compiler's, and the hit/miss counters of each tool are checked.
 //
-//   node bench/bench.mjs [--rounds N] [--only c|cpp] [--json out.json] [--keep]
+//   node bench/bench.mjs [--rounds N] [--only c|cpp|rust] [--json out.json] [--keep]
 //
 // Structure: one small function per scenario. A scenario is an object with `id`, `available(ctx)`
 // (a reason to skip, or null), optional `setup(ctx)`, `round(ctx, r)` which adds samples to rows, and
 // optional `teardown(ctx)`. Later rows (remote Redis warm build, Rust cargo build) are new scenarios
 // added to `scenarios()` below; see the stubs redisScenario() and rustScenario().
 
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -51,16 +51,16 @@ function parseOptions(argv) {
     usage(`${e.message} (see --help)`)
   }
   if (values.help) {
-    console.log(`usage: node bench/bench.mjs [--rounds N] [--only c|cpp] [--json out.json] [--keep]
+    console.log(`usage: node bench/bench.mjs [--rounds N] [--only c|cpp|rust] [--json out.json] [--keep]
   --rounds N     rounds of interleaved measurements (default 5: about 3 minutes on 2 cores)
-  --only c|cpp   only the C project, or only the C++ files
+  --only c|cpp|rust  only the C project, the C++ files, or the cargo workspace
   --json FILE    also write the results as JSON
   --keep         keep the temp dir (generated projects, caches, outputs)`)
     process.exit(0)
   }
   const rounds = Number(values.rounds)
   if (!Number.isInteger(rounds) || rounds < 1) usage(`--rounds must be a positive integer, got "${values.rounds}"`)
-  if (values.only !== undefined && values.only !== "c" && values.only !== "cpp") usage(`--only must be c or cpp`)
+  if (values.only !== undefined && !["c", "cpp", "rust"].includes(values.only)) usage(`--only must be c, cpp or rust`)
   return { rounds, only: values.only, json: values.json, keep: values.keep }
 }
 
@@ -627,7 +627,7 @@ function workloadRound(ctx, wl, r) {
 function cScenario() {
   return {
     id: "c",
-    available: (ctx) => (ctx.opts.only === "cpp" ? "--only cpp" : null),
+    available: (ctx) => (ctx.opts.only !== undefined && ctx.opts.only !== "c" ? `--only ${ctx.opts.only}` : null),
     setup(ctx) {
       const dir = path.join(ctx.tmp, "c")
       const files = generateCProject(dir)
@@ -642,7 +642,7 @@ function cScenario() {
 function cppHeavyScenario() {
   return {
     id: "cpp-heavy",
-    available: (ctx) => (ctx.opts.only === "c" ? "--only c" : null),
+    available: (ctx) => (ctx.opts.only !== undefined && ctx.opts.only !== "cpp" ? `--only ${ctx.opts.only}` : null),
     setup(ctx) {
       const dir = path.join(ctx.tmp, "cpp")
       ctx.cppFiles ??= generateCppProject(dir)
@@ -657,7 +657,7 @@ function cppHeavyScenario() {
 function cppSmallScenario() {
   return {
     id: "cpp-small",
-    available: (ctx) => (ctx.opts.only === "c" ? "--only c" : null),
+    available: (ctx) => (ctx.opts.only !== undefined && ctx.opts.only !== "cpp" ? `--only ${ctx.opts.only}` : null),
     setup(ctx) {
       const dir = path.join(ctx.tmp, "cpp")
       ctx.cppFiles ??= generateCppProject(dir)
@@ -687,18 +687,271 @@ function floorsScenario() {
   }
 }
 
-// Hooks for later rows. Each becomes a scenario like the ones above, added to scenarios().
-/** Remote row (issue 4 item 7): warm build from an empty local disk with the cache in Redis. Not yet. */
-function redisScenario() {
-  return { id: "redis", available: () => "not implemented yet (remote Redis warm build row)", round() {} }
+// ───────────────────────────── remote: Redis (issue 4 item 7) ─────────────────────────────
+// Scenarios set up and run synchronously, so starting Redis and waiting for it are synchronous too.
+
+const REDIS_SERVER_BIN = "/usr/bin/redis-server"
+const REDIS_CLI_BIN = "/usr/bin/redis-cli"
+
+const sleepSync = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/** Polls `check` every 50 ms for at most `ms`; throws unless it comes true. */
+function waitSync(what, ms, check) {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    sleepSync(50)
+  }
 }
-/** Rust row (issue 5 item 8): clean release build of a cargo workspace, plain / cold / warm. Not yet. */
-function rustScenario() {
-  return { id: "rust", available: () => "not implemented yet (cargo build row)", round() {} }
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, asked of a child Node (freePort is asynchronous). */
+function freePortSync() {
+  const js = `const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { process.stdout.write(String(s.address().port)); s.close() })`
+  return Number(run(process.execPath, ["-e", js]))
+}
+
+/**
+ * A redis-server of the bench's own on 127.0.0.1 (a free port; no persistence). It dies with the
+ * bench: SIGKILL on exit, and setpriv's parent-death signal if the bench itself is killed.
+ */
+function startRedisSync(dir) {
+  fs.mkdirSync(dir, { recursive: true })
+  for (let attempt = 1; ; attempt++) {
+    const port = freePortSync()
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir]
+    const child = fs.existsSync("/usr/bin/setpriv")
+      ? spawn("/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", REDIS_SERVER_BIN, ...args], { stdio: "ignore" })
+      : spawn(REDIS_SERVER_BIN, args, { stdio: "ignore" })
+    // Not a reason to keep the bench running: it is stopped when the bench exits.
+    child.unref()
+    process.once("exit", () => child.kill("SIGKILL"))
+    const cli = (...command) => run(REDIS_CLI_BIN, ["-p", String(port), ...command], { allowFail: true })?.trim()
+    try {
+      waitSync(`redis-server on 127.0.0.1:${port}`, 5_000, () => cli("ping") === "PONG")
+    } catch (e) {
+      // Another process may have taken the port before redis-server bound it.
+      child.kill("SIGKILL")
+      if (attempt === 3) throw e
+      continue
+    }
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      flush() {
+        if (cli("flushall") !== "OK") throw new Error(`redis-cli -p ${port} flushall failed`)
+      }
+    }
+  }
+}
+
+const REDIS_ROWS = { cold: "cold: empty disk and Redis (warms Redis)", hit: "warm: EMPTY local disk, entries in Redis" }
+
+/**
+ * The tools that can keep their cache in Redis, and what differs between them: where a daemon
+ * listens, and what its JSON stats say it uploaded and hit in Redis. sccache-ts uploads each
+ * entry and its direct-mode manifest after the reply and hits both; sccache 0.4 has no local
+ * tier with SCCACHE_REDIS, so its every hit is a Redis hit.
+ */
+function redisClients(ctx) {
+  const total = (o) => Object.values(o?.counts ?? {}).reduce((a, b) => a + b, 0)
+  const client = (c) => ({ ...c, argv: (cc, args) => [c.bin, [cc, ...args]] })
+  return [
+    client({
+      id: "sccache-ts", label: "sccache-ts", bin: STS_BIN, blobsPerCompile: 2,
+      listen: (name) => ({ SCCACHE_SERVER_UDS: path.join(ctx.tmp, `${name}.sock`) }),
+      uploads: (s) => s.levels.redis?.writes ?? 0,
+      hits: (s) => ({ compiles: total(s.cache_hits), fromRedis: s.levels.redis?.hits ?? 0 })
+    }),
+    client({
+      id: "sccache", label: "sccache 0.4", bin: SCCACHE_BIN, blobsPerCompile: 1,
+      listen: () => ({ SCCACHE_SERVER_PORT: String(freePortSync()) }),
+      uploads: (s) => s.cache_writes,
+      hits: (s) => ({ compiles: total(s.cache_hits), fromRedis: total(s.cache_hits) })
+    })
+  ]
+}
+
+/** A fresh daemon of `client` on Redis at `url` with an empty local cache, or why it would not start. */
+function redisDaemon(ctx, client, name, url) {
+  const env = cleanEnv({ SCCACHE_DIR: path.join(ctx.tmp, "caches", name), SCCACHE_IDLE_TIMEOUT: IDLE_TIMEOUT, SCCACHE_REDIS: url, ...client.listen(name) })
+  const r = spawnSync(client.bin, ["--start-server"], { cwd: ctx.tmp, env, encoding: "utf8", timeout: 30_000 })
+  if (r.status !== 0) return { error: `${r.stdout}${r.stderr}`.trim().split("\n").pop() }
+  return {
+    env,
+    stats: () => JSON.parse(run(client.bin, ["--show-stats", "--stats-format", "json"], { env })).stats,
+    stop: () => run(client.bin, ["--stop-server"], { env, allowFail: true, timeout: 20_000 })
+  }
+}
+
+/**
+ * Remote: a machine with an empty local disk builds the C project (40 files, as the c section)
+ * with every entry already in Redis, put there by a cold build on another empty disk; per tool
+ * that caches in Redis, interleaved round by round, next to plain gcc. Redis is flushed before each
+ * tool's warm-up; the hits are checked to come from Redis, and the outputs against plain gcc's.
+ */
+function redisScenario() {
+  return {
+    id: "redis",
+    available(ctx) {
+      if (ctx.opts.only !== undefined && ctx.opts.only !== "c") return `--only ${ctx.opts.only}`
+      return [REDIS_SERVER_BIN, REDIS_CLI_BIN].map(missingReason).find((why) => why !== null) ?? null
+    },
+    setup(ctx) {
+      const dir = path.join(ctx.tmp, "redis")
+      this.redis = startRedisSync(path.join(dir, "server"))
+      const files = generateCProject(path.join(dir, "project"))
+      this.wl = { section: "redis", dir: path.join(dir, "project"), cc: "gcc", flags: ["-O2", "-Iinclude"], files }
+      // sccache where installed, if it was built with Redis (Debian's 0.4 was not).
+      this.clients = redisClients(ctx).filter((c) => c.id === "sccache-ts" || ctx.tools.some((t) => t.id === c.id))
+      for (const c of this.clients.filter((c) => c.id !== "sccache-ts")) {
+        const probe = redisDaemon(ctx, c, `redis-probe-${c.id}`, this.redis.url)
+        if (probe.error === undefined) probe.stop()
+        else {
+          ctx.skipped.push(`${c.label} with Redis: ${probe.error}`)
+          this.clients = this.clients.filter((other) => other !== c)
+        }
+      }
+      declareSection(ctx, "redis", `C, remote: the ${files.length}-file project from an EMPTY local disk, every entry in Redis (127.0.0.1) — ms per compile`)
+    },
+    /** One timed pass, as compilePass's for the tools, under this section's own row labels. */
+    pass(ctx, client, phase, env) {
+      // Named first: row() keeps the label a row was created with. Not "cached" for compilePass,
+      // whose expected counts are the main tools' (these daemons are checked here instead).
+      row(ctx, this.wl.section, `${client.id}|${phase}`, `${client.label} ${REDIS_ROWS[phase]}`, ROW_ORDER[`${client.id}|${phase}`])
+      compilePass(ctx, this.wl, { ...client, env, cached: false }, phase, 1)
+    },
+    round(ctx, r) {
+      const plain = ctx.tools.find((t) => !t.cached)
+      compilePass(ctx, this.wl, plain, "plain", 1)
+      const n = this.wl.files.length
+      for (const client of rotate(this.clients, r)) {
+        this.redis.flush()
+        const warm = redisDaemon(ctx, client, `redis-r${r}-${client.id}-warm`, this.redis.url)
+        if (warm.error !== undefined) throw new Error(`${client.label} with Redis: ${warm.error}`)
+        this.pass(ctx, client, "cold", warm.env)
+        // Uploads run after the replies: the measured build starts once they are all in.
+        waitSync(`${client.label}: uploads to Redis`, 30_000, () => client.uploads(warm.stats()) >= n * client.blobsPerCompile)
+        warm.stop()
+        const fresh = redisDaemon(ctx, client, `redis-r${r}-${client.id}-fresh`, this.redis.url)
+        if (fresh.error !== undefined) throw new Error(`${client.label} with Redis: ${fresh.error}`)
+        this.pass(ctx, client, "hit", fresh.env)
+        const hits = client.hits(fresh.stats())
+        fresh.stop()
+        if (hits.compiles !== n || hits.fromRedis !== n * client.blobsPerCompile) {
+          throw new Error(`${client.label} from Redis: ${hits.compiles} hits of ${n} compiles, ${hits.fromRedis} blobs from Redis (expected ${n * client.blobsPerCompile})`)
+        }
+      }
+      checkOutputs(ctx, this.wl, [plain, ...this.clients.map((c) => ({ ...c, cached: true }))])
+    }
+  }
+}
+// ───────────────────────────── Rust (issue 5 item 8) ─────────────────────────────
+
+const RUST_FIXTURE = path.join(ROOT, "test", "fixtures", "rust-workspace")
+const RUST_FIXTURE_LIBS = 3 // geometry, greeting, buildinfo
+const RUST_ITEMS = 120
+
+/** Data types with the usual derives and a generic table over them: library code of the common kind. */
+function rustItem(i) {
+  return `
+/// A record kind, number ${i}.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Kind${i} { #[default] Plain, Keyed(u32), Pair(u16, u16), Named { id: u64, rank: i32 } }
+
+/// A record, number ${i}.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Record${i} { pub id: u64, pub name: String, pub kind: Kind${i}, pub tags: Vec<String>, pub parent: Option<Box<Record${i}>> }
+
+/// A keyed table, number ${i}.
+pub struct Table${i}<K, V> { rows: BTreeMap<K, Vec<V>>, limit: usize }
+
+impl<K: Ord + Clone + Display, V: Clone + Display> Table${i}<K, V> {
+    pub fn new(limit: usize) -> Self { Self { rows: BTreeMap::new(), limit } }
+    pub fn insert(&mut self, key: K, value: V) -> Result<(), String> {
+        let row = self.rows.entry(key.clone()).or_default();
+        if row.len() >= self.limit {
+            return Err(format!("row {} of table ${i} is full ({} values)", key, row.len()));
+        }
+        row.push(value);
+        Ok(())
+    }
+    pub fn render(&self) -> String {
+        self.rows.iter().map(|(k, vs)| format!("{}={}", k, vs.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))).collect::<Vec<_>>().join(";")
+    }
+}
+`
+}
+
+/**
+ * The test fixture (test/fixtures/rust-workspace), behind a chain of `deps` generated library
+ * crates, dep0 <- dep1 <- … <- geometry, standing in for the crates.io dependencies this machine
+ * can't fetch: the fixture's own crates are tiny, real dependencies are not. Returns the library count.
+ */
+function generateRustWorkspace(dir, deps) {
+  fs.cpSync(RUST_FIXTURE, dir, { recursive: true })
+  if (deps === 0) return RUST_FIXTURE_LIBS
+  for (let d = 0; d < deps; d++) {
+    const dep = d === 0 ? "" : `dep${d - 1} = { path = "../dep${d - 1}" }\n`
+    write(path.join(dir, "deps", `dep${d}`, "Cargo.toml"), `[package]\nname = "dep${d}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n${dep}`)
+    const items = Array.from({ length: RUST_ITEMS }, (_, i) => rustItem(i)).join("")
+    const reexport = d === 0 ? "" : `pub use dep${d - 1}::Record0 as Inner;\n`
+    write(path.join(dir, "deps", `dep${d}`, "src", "lib.rs"), `use std::collections::BTreeMap;\nuse std::fmt::Display;\n${reexport}${items}`)
+  }
+  const manifest = path.join(dir, "Cargo.toml")
+  fs.writeFileSync(manifest, fs.readFileSync(manifest, "utf8").replace("members = [", `members = [${Array.from({ length: deps }, (_, d) => `"deps/dep${d}", `).join("")}`))
+  fs.appendFileSync(path.join(dir, "crates", "geometry", "Cargo.toml"), `\n[dependencies]\ndep${deps - 1} = { path = "../../deps/dep${deps - 1}" }\n`)
+  fs.rmSync(path.join(dir, "Cargo.lock"), { force: true })
+  return RUST_FIXTURE_LIBS + deps
+}
+
+const RUST_ROWS = { plain: "plain cargo build --release", cold: "cold: empty cache", hit: "warm: cargo clean, full cache" }
+
+/**
+ * Rust: a clean release build of a workspace through each tool that caches rustc, twice: with an
+ * empty cache, then after `cargo clean` with the cache full (the daemons stay up, as in a working
+ * session). Each tool builds into a target directory of its own; each built binary must print what
+ * the plain build's prints. Once on the fixture as it is, once behind `deps` generated libraries.
+ */
+function rustScenario(section, deps) {
+  return {
+    id: section,
+    available(ctx) {
+      if (ctx.opts.only !== undefined && ctx.opts.only !== "rust") return `--only ${ctx.opts.only}`
+      return run("cargo", ["--version"], { allowFail: true }) === undefined ? "cargo not found" : null
+    },
+    setup(ctx) {
+      this.dir = path.join(ctx.tmp, section)
+      this.libs = generateRustWorkspace(this.dir, deps)
+      run("cargo", ["generate-lockfile", "--offline"], { cwd: this.dir, env: cleanEnv() })
+      const what = deps === 0
+        ? "test/fixtures/rust-workspace as it is (3 tiny libraries, a build script, a binary)"
+        : `the fixture behind ${deps} generated library crates in a chain, each ${RUST_ITEMS} derive-heavy records and generic tables (${this.libs} libraries)`
+      declareSection(ctx, section, `Rust: clean \`cargo build --release\` of ${what} — ms per build`)
+    },
+    build(ctx, tool, phase) {
+      const target = path.join(this.dir, `target-${tool.id}`)
+      const env = { ...tool.env, CARGO_TARGET_DIR: target, CARGO_TERM_COLOR: "never", CARGO_INCREMENTAL: "0" }
+      if (tool.cached) env.RUSTC_WRAPPER = tool.argv("rustc", [])[0]
+      run("cargo", ["clean", "--release", "--offline"], { cwd: this.dir, env })
+      const ms = timed("cargo", ["build", "--release", "--offline", "-q"], { cwd: this.dir, env, what: `${tool.label} cargo ${phase}` })
+      row(ctx, section, `${tool.id}|${phase}`, tool.cached ? `${tool.label} ${RUST_ROWS[phase]}` : RUST_ROWS.plain, ROW_ORDER[`${tool.id}|${phase}`]).samples.push(ms)
+      const out = run(path.join(target, "release", "app"), [], { cwd: this.dir })
+      if (phase === "plain") this.expectedOutput = out
+      ctx.checked++
+      if (out !== this.expectedOutput) ctx.mismatches.push(`${section}: ${tool.label} ${phase}: the binary prints ${JSON.stringify(out)}`)
+      if (tool.cached) (ctx.expected[tool.id] ??= { cold: 0, hit: 0 })[phase] += this.libs
+    },
+    round(ctx, r) {
+      const tools = ctx.tools.filter((t) => t.id !== "ccache")
+      // The plain build first: the reference output.
+      this.build(ctx, tools.find((t) => !t.cached), "plain")
+      for (const tool of rotate(tools.filter((t) => t.cached), r)) this.build(ctx, tool, "cold")
+      for (const tool of rotate(tools.filter((t) => t.cached), r)) this.build(ctx, tool, "hit")
+    }
+  }
 }
 
 function scenarios() {
-  return [cScenario(), cppHeavyScenario(), cppSmallScenario(), floorsScenario(), redisScenario(), rustScenario()]
+  return [cScenario(), cppHeavyScenario(), cppSmallScenario(), floorsScenario(), redisScenario(), rustScenario("rust-fixture", 0), rustScenario("rust", 4)]
 }
 
 // ───────────────────────────── report ─────────────────────────────
@@ -752,7 +1005,10 @@ function summary(ctx) {
     { name: "C++ heavy hit: sccache-ts hit / sccache 0.4 hit", value: ratio(m("cpp-heavy", "sccache-ts|hit"), m("cpp-heavy", "sccache|hit")), target: 0.5, op: "<=" },
     { name: "C++ heavy hit: sccache-ts hit / ccache hit (info)", value: ratio(m("cpp-heavy", "sccache-ts|hit"), m("cpp-heavy", "ccache|hit")) },
     { name: "C cold 40-file build: sccache-ts cold / plain gcc", value: ratio(m("c-build", "sccache-ts|cold"), m("c-build", "plain|plain")), target: 1.1, op: "<=" },
-    { name: "C cold 40-file build: sccache-ts cold / ccache cold", value: ratio(m("c-build", "sccache-ts|cold"), m("c-build", "ccache|cold")), target: 1, op: "<" }
+    { name: "C cold 40-file build: sccache-ts cold / ccache cold", value: ratio(m("c-build", "sccache-ts|cold"), m("c-build", "ccache|cold")), target: 1, op: "<" },
+    { name: "Rust warm rebuild: sccache-ts warm / sccache 0.4 warm (issue 5)", value: ratio(m("rust", "sccache-ts|hit"), m("rust", "sccache|hit")), target: 0.8, op: "<=" },
+    { name: "Rust warm rebuild, fixture alone: sccache-ts / sccache 0.4 (info)", value: ratio(m("rust-fixture", "sccache-ts|hit"), m("rust-fixture", "sccache|hit")) },
+    { name: "Rust cold build: sccache-ts cold / plain cargo (info)", value: ratio(m("rust", "sccache-ts|cold"), m("rust", "plain|plain")) }
   ]
   for (const it of items) {
     if (it.target === undefined || it.value === undefined) it.met = undefined
@@ -762,7 +1018,7 @@ function summary(ctx) {
 }
 
 function printSummary(items) {
-  console.log("\nTargets (issue 3; same run, medians)")
+  console.log("\nTargets (issues 3 and 5; same run, medians)")
   const w = Math.max(...items.map((i) => i.name.length))
   for (const it of items) {
     const target = it.target === undefined ? "" : `target ${it.op} ${it.target.toFixed(2)}  ${it.met === undefined ? "(not measured)" : it.met ? "met" : "NOT MET"}`

@@ -1,4 +1,4 @@
-import { Context, Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Layer } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
@@ -100,8 +100,38 @@ export class CCompile extends Context.Service<CCompile, {
      * depends on more than the files, so these compiles always take the preprocessor path.
      */
     const preprocessorOnly = new Set<string>()
+    /** Compiles under way, by flight key: identical ones arriving meanwhile wait for them. */
+    const inFlight = new Map<string, Deferred.Deferred<void>>()
 
     const count = (f: (s: StatsSnapshot) => void) => stats.update(f)
+
+    /**
+     * Single flight: `compile` for a miss, unless an identical compile (same key, working directory
+     * and output) is under way. Then this one waits for it and looks again, which waits for its
+     * cache write; if that misses too (it failed, or its outputs were not stored), it compiles.
+     */
+    const singleFlight = (
+      flight: string,
+      lookAgain: Effect.Effect<CompileOutcome | undefined>,
+      compile: Effect.Effect<CompileOutcome>
+    ): Effect.Effect<CompileOutcome> =>
+      // Registering and the cleanup that completes the waiters can't be torn apart by an interruption.
+      Effect.uninterruptibleMask((restore) => {
+        const pending = inFlight.get(flight)
+        if (pending !== undefined) {
+          return restore(Deferred.await(pending).pipe(
+            Effect.andThen(lookAgain),
+            Effect.flatMap((hit) => (hit !== undefined ? Effect.succeed(hit) : compile))
+          ))
+        }
+        const done = Deferred.makeUnsafe<void>()
+        inFlight.set(flight, done)
+        return restore(compile).pipe(Effect.ensuring(Effect.sync(() => {
+          inFlight.delete(flight)
+          Deferred.doneUnsafe(done, Effect.void)
+        })))
+      })
+    const flightKey = (key: string, req: CompileRequest, c: GccCompilation) => `${key}\0${req.cwd}\0${c.output}`
 
     const notCached = (reason: string, nonCompilation = false) =>
       count((s) => {
@@ -287,55 +317,64 @@ export class CCompile extends Context.Service<CCompile, {
         })
         if (input.timeMacros || preprocessorOnly.has(mkey)) mkey = undefined
       }
-      if (mkey !== undefined && !config.recache) {
-        const manifest: Manifest | undefined = yield* readManifest(mkey)
-        for (const cand of manifest?.candidates ?? []) {
-          if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view)) continue
-          const entry = yield* cache.lookup(cand.result)
-          if (entry === undefined) continue
-          if (!(yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false)))) break
-          if (c.dep !== undefined && cand.dep !== undefined) {
-            const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depFromTemplate(cand.dep, req.cwd)), 0o666 & ~req.umask).pipe(
-              Effect.as(true),
-              Effect.orElseSucceed(() => false)
-            )
-            if (!wrote) break
+      const directHit = (key: string) =>
+        Effect.gen(function*() {
+          const manifest: Manifest | undefined = yield* readManifest(key)
+          for (const cand of manifest?.candidates ?? []) {
+            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view)) continue
+            const entry = yield* cache.lookup(cand.result)
+            if (entry === undefined) continue
+            if (!(yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false)))) return undefined
+            if (c.dep !== undefined && cand.dep !== undefined) {
+              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depFromTemplate(cand.dep, req.cwd)), 0o666 & ~req.umask).pipe(
+                Effect.as(true),
+                Effect.orElseSucceed(() => false)
+              )
+              if (!wrote) return undefined
+            }
+            yield* hitStats(lang, started, true)
+            return compiled(entry.exitCode, entry.stdout, entry.stderr)
           }
-          yield* hitStats(lang, started, true)
-          return compiled(entry.exitCode, entry.stdout, entry.stderr)
-        }
+          return undefined
+        })
+      if (mkey !== undefined && !config.recache) {
+        const hit = yield* directHit(mkey)
+        if (hit !== undefined) return hit
       }
 
       // Depend mode: compile straight away and learn the headers from its dependency file.
       if (mkey !== undefined && (c.dep === undefined || c.dep.full)) {
         const key = mkey
-        const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
-        const compileArgs = tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep]
-        if (config.recache) yield* count((s) => void s.forced_recaches++)
-        const done = yield* runCompile(req, c, compileArgs, lang)
-        const depText = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined))
-        if (tmpDep !== undefined) yield* Effect.promise(() => fsp.rm(tmpDep, { force: true }))
-        if (done._tag === "Unrunnable") return runLocally(done.reason)
-        if (done._tag === "Failed") return done.reply
-        const read = depText === undefined ? undefined : parseDepFile(depText)
-        if (read === undefined || read.length === 0) {
-          yield* count((s) => void bump(s.not_cached, "dependency file missing"))
-          return done.reply
-        }
-        const includes = digestAll(read, req.cwd, view, started)
-        if (typeof includes === "string") {
-          if (includes === "time" || includes === "file") preprocessorOnly.add(key)
-          const why = { incbin: "unsupported code directive (.incbin)", time: "time macros", file: "__FILE__ with base directories", unreadable: "dependency unreadable", modified: "input modified during compile" }[includes]
-          yield* count((s) => void bump(s.not_cached, why))
-          return done.reply
-        }
-        const result = dependResultKey(key, includes)
-        const learnDepend = candidateFor(req, compiler, c, view, started, result, read, c.dep === undefined ? undefined : depText, includes)
-        const background = yield* cache.writeLater([result, key], cache.store(result, done.entry).pipe(
-          Effect.andThen(learnDepend),
-          Effect.flatMap((cand) => storeCandidate(key, cand))
-        ))
-        return { ...done.reply, background }
+        const depend = Effect.gen(function*() {
+          const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
+          const compileArgs = tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep]
+          if (config.recache) yield* count((s) => void s.forced_recaches++)
+          const done = yield* runCompile(req, c, compileArgs, lang)
+          const depText = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined))
+          if (tmpDep !== undefined) yield* Effect.promise(() => fsp.rm(tmpDep, { force: true }))
+          if (done._tag === "Unrunnable") return runLocally(done.reason)
+          if (done._tag === "Failed") return done.reply
+          const read = depText === undefined ? undefined : parseDepFile(depText)
+          if (read === undefined || read.length === 0) {
+            yield* count((s) => void bump(s.not_cached, "dependency file missing"))
+            return done.reply
+          }
+          const includes = digestAll(read, req.cwd, view, started)
+          if (typeof includes === "string") {
+            if (includes === "time" || includes === "file") preprocessorOnly.add(key)
+            const why = { incbin: "unsupported code directive (.incbin)", time: "time macros", file: "__FILE__ with base directories", unreadable: "dependency unreadable", modified: "input modified during compile" }[includes]
+            yield* count((s) => void bump(s.not_cached, why))
+            return done.reply
+          }
+          const result = dependResultKey(key, includes)
+          const learnDepend = candidateFor(req, compiler, c, view, started, result, read, c.dep === undefined ? undefined : depText, includes)
+          const background = yield* cache.writeLater([result, key], cache.store(result, done.entry).pipe(
+            Effect.andThen(learnDepend),
+            Effect.flatMap((cand) => storeCandidate(key, cand))
+          ))
+          return { ...done.reply, background }
+        })
+        return yield* (config.recache ? depend : singleFlight(flightKey(key, req, c), directHit(key), depend))
       }
 
       // Preprocessor mode: the key's text is the preprocessor's output, which also writes the .d.
@@ -366,34 +405,40 @@ export class CCompile extends Context.Service<CCompile, {
       const learn = (depText: string | undefined) =>
         mkey === undefined ? Effect.void : candidateFor(req, compiler, c, view, started, key, read, depText).pipe(Effect.flatMap((cand) => storeCandidate(mkey, cand)))
 
+      const preprocessedHit = Effect.gen(function*() {
+        const entry = yield* cache.lookup(key)
+        if (entry === undefined) return undefined
+        if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
+          yield* hitStats(lang, started, false)
+          const depText = yield* readDep(req, c)
+          const background = yield* cache.writeLater(mkey === undefined ? [] : [mkey], learn(depText))
+          return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background }
+        }
+        // Could not put the outputs in place (say, a missing directory): let the compiler say why.
+        yield* count((s) => void bump(s.cache_errors, lang))
+        return runLocally("could not write cached outputs")
+      })
       if (config.recache) {
         yield* count((s) => void s.forced_recaches++)
       } else {
-        const entry = yield* cache.lookup(key)
-        if (entry !== undefined) {
-          if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
-            yield* hitStats(lang, started, false)
-            const depText = yield* readDep(req, c)
-            const background = yield* cache.writeLater(mkey === undefined ? [] : [mkey], learn(depText))
-            return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background }
-          }
-          // Could not put the outputs in place (say, a missing directory): let the compiler say why.
-          yield* count((s) => void bump(s.cache_errors, lang))
-          return runLocally("could not write cached outputs")
-        }
+        const hit = yield* preprocessedHit
+        if (hit !== undefined) return hit
       }
 
-      const done = yield* runCompile(req, c, req.args, lang)
-      if (done._tag === "Unrunnable") return runLocally(done.reason)
-      if (done._tag === "Failed") return done.reply
-      // Checked before replying: once make has the outputs it may change them.
-      if (yield* modifiedSince(read, req.cwd, started)) {
-        yield* count((s) => void bump(s.not_cached, "input modified during compile"))
-        return done.reply
-      }
-      const depText = yield* readDep(req, c)
-      const background = yield* cache.writeLater(mkey === undefined ? [key] : [key, mkey], cache.store(key, done.entry).pipe(Effect.andThen(learn(depText))))
-      return { ...done.reply, background }
+      const miss = Effect.gen(function*() {
+        const done = yield* runCompile(req, c, req.args, lang)
+        if (done._tag === "Unrunnable") return runLocally(done.reason)
+        if (done._tag === "Failed") return done.reply
+        // Checked before replying: once make has the outputs it may change them.
+        if (yield* modifiedSince(read, req.cwd, started)) {
+          yield* count((s) => void bump(s.not_cached, "input modified during compile"))
+          return done.reply
+        }
+        const depText = yield* readDep(req, c)
+        const background = yield* cache.writeLater(mkey === undefined ? [key] : [key, mkey], cache.store(key, done.entry).pipe(Effect.andThen(learn(depText))))
+        return { ...done.reply, background }
+      })
+      return yield* (config.recache ? miss : singleFlight(flightKey(key, req, c), preprocessedHit, miss))
     })
 
     return CCompile.of({ compile })

@@ -65,6 +65,8 @@ export interface BackendSettings {
   readonly localDisk: boolean
   /** Backends that were configured too but lost on precedence; the daemon warns about them. */
   readonly ignored: ReadonlyArray<RemoteBackend>
+  /** `SCCACHE_REMOTE_LOOKUP_TIMEOUT` in ms: the bound on a remote lookup and the start probe, if set. */
+  readonly lookupTimeoutMs: number | undefined
 }
 
 const DEFAULT_REDIS_PORT = 6379
@@ -107,6 +109,14 @@ const secondsFrom = (env: Env, name: string, fallback: number, max = Number.MAX_
   if (v === undefined) return fallback
   const n = Number(v)
   return /^\d+$/.test(v) && n <= max ? n : fail(name, `not a number of seconds (0 to ${max}): "${v}"`)
+}
+
+/** A positive number of seconds, fractions allowed, in milliseconds. */
+const durationFrom = (env: Env, name: string): number | undefined | ConfigError => {
+  const v = nonEmpty(env, name)
+  if (v === undefined) return undefined
+  const ms = Math.round(Number(v) * 1000)
+  return /^\d+(\.\d+)?$/.test(v) && ms > 0 ? ms : fail(name, `not a number of seconds (like 5 or 0.5): "${v}"`)
 }
 
 const portFrom = (variable: string, text: string, fallback: number): number | ConfigError => {
@@ -251,9 +261,11 @@ export const parseBackendSettings = (env: Env): BackendSettings | ConfigError =>
   }
   const localDisk = boolFrom(env, "SCCACHE_LOCAL_DISK", true)
   if (localDisk instanceof ConfigError) return localDisk
+  const lookupTimeoutMs = durationFrom(env, "SCCACHE_REMOTE_LOOKUP_TIMEOUT")
+  if (lookupTimeoutMs instanceof ConfigError) return lookupTimeoutMs
   const [remote, ...ignored] = configured
   if (remote === undefined && !localDisk) {
     return fail("SCCACHE_LOCAL_DISK", "is false but no remote backend is configured (SCCACHE_BUCKET, SCCACHE_REDIS, …)")
   }
-  return { remote, localDisk, ignored: ignored.map((s) => s.kind) }
+  return { remote, localDisk, ignored: ignored.map((s) => s.kind), lookupTimeoutMs }
 }

@@ -69,5 +69,5 @@ export const makeGcsStorage = Effect.fnUntraced(function*(settings: GcsSettings,
         resumable: false,
         contentType: "application/octet-stream"
       })
-  })
+  }, options?.backoff)
 })

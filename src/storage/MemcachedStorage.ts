@@ -42,5 +42,5 @@ export const makeMemcachedStorage = Effect.fnUntraced(function*(settings: Memcac
     classify,
     read: (key) => client.get(key).then(({ value }) => value ?? undefined),
     write: (key, blob) => client.set(key, asBuffer(blob), { expires: settings.expiration }).then(() => undefined)
-  })
+  }, options?.backoff)
 })

@@ -78,5 +78,5 @@ export const makeRedisStorage = Effect.fnUntraced(function*(settings: RedisSetti
         settings.expiration > 0 ? redis.set(key, value, "EX", settings.expiration) : redis.set(key, value)
       ).then(() => undefined, (e) => Promise.reject(withCause(e)))
     }
-  })
+  }, options?.backoff)
 })

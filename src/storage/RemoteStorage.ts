@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import type { RemoteBackend } from "../config/BackendConfig.ts"
+import { type Backoff, DEFAULT_BACKOFF, makeCircuitBreaker } from "./CircuitBreaker.ts"
 import { Storage, StorageError, type StorageFailure, type StorageMode, type StorageShape } from "./Storage.ts"
 
 /** Milliseconds each operation may take, whatever the server or the SDK does. */
@@ -9,12 +10,19 @@ export interface RemoteTimeouts {
   readonly check: number
 }
 
-/** A lookup waits this long at most; the put bound leaves room for multi-megabyte entries. */
-const DEFAULT_TIMEOUTS: RemoteTimeouts = { get: 10_000, put: 60_000, check: 10_000 }
+/**
+ * A lookup holds up its compile, so it gets 5 s (sccache's 60 s would stall a build for a minute
+ * per lookup): a healthy server answers in milliseconds, and 5 s still carries a multi-megabyte
+ * entry over a slow link. The start probe holds up the daemon's first reply, so the same. Puts
+ * run after the reply, so theirs leaves room for large uploads. A server that stops answering
+ * costs one timeout, then the circuit breaker skips it for a while.
+ */
+const DEFAULT_TIMEOUTS: RemoteTimeouts = { get: 5_000, put: 60_000, check: 5_000 }
 
 /** What the daemon and tests may tune when opening a backend. */
 export interface RemoteOptions {
   readonly timeouts?: Partial<RemoteTimeouts>
+  readonly backoff?: Backoff
 }
 
 export const resolveTimeouts = (options: RemoteOptions | undefined): RemoteTimeouts => ({
@@ -84,14 +92,28 @@ export interface RemoteClient {
   readonly write: (key: string, blob: Uint8Array, signal: AbortSignal) => Promise<void>
 }
 
+/** Calls that got no answer: the circuit breaker leaves the server alone for a while after one. */
+const isDown = (e: StorageError): boolean => e.reason === "timeout" || e.reason === "unavailable"
+
 /**
  * The Storage of a remote backend, with what every backend shares: the key prefix and layout,
- * read-only mode, a hard time bound on each call (a hung server costs one timeout, never a hang)
- * and SDK failures turned into StorageError.
+ * read-only mode, a hard time bound on each call (a hung server costs one timeout, never a hang),
+ * a circuit breaker (after a call without an answer, calls fail at once as "unavailable" for a
+ * backoff window) and SDK failures turned into StorageError.
  */
-export const makeRemoteStorage = (client: RemoteClient): StorageShape => {
+export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAULT_BACKOFF): StorageShape => {
+  const breaker = makeCircuitBreaker(backoff, isDown)
+  const skipped = (op: StorageError["op"], key: string) => (retryInMs: number) =>
+    new StorageError({
+      backend: client.backend,
+      op,
+      reason: "unavailable",
+      message: `${client.location}: ${op} ${key}: skipped, the server did not answer lately (${
+        retryInMs > 0 ? `next try in ${Math.ceil(retryInMs / 100) / 10} s` : "a try is under way"
+      })`
+    })
   const call = <A>(op: StorageError["op"], key: string, timeout: number, f: (signal: AbortSignal) => Promise<A>) =>
-    Effect.tryPromise({
+    breaker.guard(Effect.tryPromise({
       // Interruption by the timeout aborts the signal, so SDKs that take one drop the request.
       try: (signal) => f(signal),
       catch: (cause) =>
@@ -115,7 +137,7 @@ export const makeRemoteStorage = (client: RemoteClient): StorageShape => {
             })
           )
       })
-    )
+    ), skipped(op, key))
 
   const read = (op: StorageError["op"], key: string) =>
     call(op, key, op === "check" ? client.timeouts.check : client.timeouts.get, (signal) =>

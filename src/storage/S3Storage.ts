@@ -119,5 +119,5 @@ export const makeS3Storage = Effect.fnUntraced(function*(settings: S3Settings, o
       if (blob.length > PART_SIZE) return putMultipart(Key, blob, abortSignal)
       await s3.send(new sdk.PutObjectCommand({ Bucket, Key, Body: blob }), { abortSignal })
     }
-  })
+  }, options?.backoff)
 })

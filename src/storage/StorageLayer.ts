@@ -7,26 +7,28 @@ import { makeGcsStorage } from "./GcsStorage.ts"
 import { makeMemcachedStorage } from "./MemcachedStorage.ts"
 import { countFailure, type Level, makeMultiLevelStorage } from "./MultiLevelStorage.ts"
 import { makeRedisStorage } from "./RedisStorage.ts"
+import type { RemoteOptions } from "./RemoteStorage.ts"
 import { makeS3Storage } from "./S3Storage.ts"
 import { Storage, type StorageError, type StorageShape } from "./Storage.ts"
 
 /** Opens a remote backend, loading its SDK only now; the client closes with the caller's scope. */
-const openRemote = (settings: RemoteSettings) => {
+const openRemote = (settings: RemoteSettings, options: RemoteOptions) => {
   switch (settings.kind) {
     case "s3":
-      return makeS3Storage(settings)
+      return makeS3Storage(settings, options)
     case "gcs":
-      return makeGcsStorage(settings)
+      return makeGcsStorage(settings, options)
     case "redis":
-      return makeRedisStorage(settings)
+      return makeRedisStorage(settings, options)
     case "memcached":
-      return makeMemcachedStorage(settings)
+      return makeMemcachedStorage(settings, options)
   }
 }
 
 /**
  * Probes a remote at start. Unlike sccache, a server that is down does not stop the daemon: its
- * lookups fail fast and are counted until it comes back. Refused writes make it read-only.
+ * lookups are skipped (the circuit breaker) and counted until it comes back. Refused writes make
+ * it read-only.
  */
 const remoteLevel = Effect.fnUntraced(function*(settings: RemoteSettings, storage: StorageShape) {
   const stats = yield* Stats
@@ -39,7 +41,7 @@ const remoteLevel = Effect.fnUntraced(function*(settings: RemoteSettings, storag
     Effect.map((mode) => mode === "read-write"),
     Effect.catch((e) =>
       stats.level(settings.kind, countFailure(e)).pipe(
-        Effect.andThen(Effect.logWarning(`${e.message}; the cache works without it and tries it again on every lookup`)),
+        Effect.andThen(Effect.logWarning(`${e.message}; the cache works without it and tries it again after a backoff`)),
         Effect.as(!settings.readOnly)
       )
     )
@@ -71,7 +73,9 @@ export const storageLayer = (env: Env): Layer.Layer<Storage, ConfigError | Stora
         if (settings.ignored.length > 0) {
           yield* Effect.logWarning(`using ${remote.kind}; also configured but ignored: ${settings.ignored.join(", ")}`)
         }
-        const level = yield* remoteLevel(remote, yield* openRemote(remote))
+        const { lookupTimeoutMs: ms } = settings
+        const options: RemoteOptions = ms === undefined ? {} : { timeouts: { get: ms, check: ms } }
+        const level = yield* remoteLevel(remote, yield* openRemote(remote, options))
         return yield* makeMultiLevelStorage(settings.localDisk ? [yield* diskLevel, level] : [level])
       })
     )

@@ -5,18 +5,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { BIN, have, makeSandbox, ROOT, run, total } from "../support/harness.ts"
+import { BIN, copyCProject as copyProject, have, makeSandbox, run, total } from "../support/harness.ts"
 
-const EXAMPLE = path.join(ROOT, "examples", "c-project")
 const OBJECTS = ["words.o", "checksum.o", "stats.o", "main.o"]
 
 for (const tool of ["make", "cmake"]) {
   if (!have(tool)) throw new Error(`${tool} is not installed: .ci/run installs it`)
-}
-
-const copyProject = (to: string) => {
-  fs.cpSync(EXAMPLE, to, { recursive: true, filter: (p) => !p.includes(`${path.sep}build`) })
-  return to
 }
 
 describe("builds", () => {

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { LevelCounters } from "../../src/stats/Stats.ts"
 
 export const ROOT = path.resolve(import.meta.dirname, "../..")
 export const BIN = path.join(ROOT, "bin", "sccache-ts")
@@ -61,6 +62,8 @@ export interface StatsJson {
     non_compilation_calls: number
     unsupported_compiler_calls: number
     forced_recaches: number
+    /** Per storage level: "disk", and the remote's "s3", "gcs", "redis" or "memcached". */
+    levels: Record<string, LevelCounters>
   }
   cache_location: string
 }
@@ -104,6 +107,12 @@ export const makeSandbox = (extraEnv: NodeJS.ProcessEnv = {}): Sandbox => {
       return p
     }
   }
+}
+
+/** A copy of examples/c-project at `to`, without a build directory. */
+export const copyCProject = (to: string): string => {
+  fs.cpSync(path.join(ROOT, "examples", "c-project"), to, { recursive: true, filter: (p) => !p.includes(`${path.sep}build`) })
+  return to
 }
 
 /** Compilers present on this machine; CI installs them all (a missing one fails the suite there). */

@@ -71,8 +71,11 @@ export const eventually = <A, E, R>(self: Effect.Effect<A, E, R>, ms: number) =>
     return yield* self
   })
 
-/** Short bounds for failure tests; the defaults are for real networks. */
-const FAST: RemoteOptions = { timeouts: { get: 400, put: 400, check: 400 } }
+/**
+ * Short bounds for failure tests; the defaults are for real networks. No backoff: every operation
+ * meets the server, so each one's own bound is what is tested.
+ */
+const FAST: RemoteOptions = { timeouts: { get: 400, put: 400, check: 400 }, backoff: { initialMs: 0, maxMs: 0 } }
 
 export const storageContract = <S extends RemoteSettings>(h: Harness<S>) =>
   describe(`${h.name} storage against a real server`, () => {
@@ -138,7 +141,11 @@ export const storageContract = <S extends RemoteSettings>(h: Harness<S>) =>
     it.live("errs while its server is killed, and works again once it is back", () =>
       Effect.gen(function*() {
         const first = yield* Effect.promise(() => h.startPrivate())
-        const storage = yield* open({ address: `127.0.0.1:${first.port}` }, { timeouts: { get: 1000, put: 1000, check: 1000 } })
+        // A short backoff, so the circuit breaker lets a try through soon after the restart.
+        const storage = yield* open({ address: `127.0.0.1:${first.port}` }, {
+          timeouts: { get: 1000, put: 1000, check: 1000 },
+          backoff: { initialMs: 100, maxMs: 400 }
+        })
         const k = key()
         yield* storage.put(k, blob(1000))
         assert.isDefined(yield* storage.get(k))
@@ -160,5 +167,14 @@ export const storageContract = <S extends RemoteSettings>(h: Harness<S>) =>
         yield* expectStorageError(storage.check, 1_500, ["timeout"])
         yield* expectStorageError(storage.get(key()), 1_500, ["timeout"])
         yield* expectStorageError(storage.put(key(), blob(100)), 1_500, ["timeout"])
+      }), 15_000)
+
+    it.live("with the circuit breaker, a server that never answers costs one timeout, then calls fail at once", () =>
+      Effect.gen(function*() {
+        const hanging = yield* Effect.acquireRelease(Effect.promise(startHangingServer), (s) => Effect.promise(s.close))
+        const storage = yield* open({ address: `127.0.0.1:${hanging.port}` }, { timeouts: { get: 400, put: 400, check: 400 } })
+        yield* expectStorageError(storage.get(key()), 1_500, ["timeout"])
+        for (let i = 0; i < 5; i++) yield* expectStorageError(storage.get(key()), 50, ["unavailable"])
+        yield* expectStorageError(storage.put(key(), blob(100)), 50, ["unavailable"])
       }), 15_000)
   })

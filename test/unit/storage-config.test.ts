@@ -16,10 +16,16 @@ const rejects = (env: Env, variable: string) => {
 
 describe("parseBackendSettings", () => {
   it("is the disk alone by default, and refuses SCCACHE_LOCAL_DISK=false without a remote", () => {
-    assert.deepStrictEqual(parse({}), { remote: undefined, localDisk: true, ignored: [] })
+    assert.deepStrictEqual(parse({}), { remote: undefined, localDisk: true, ignored: [], lookupTimeoutMs: undefined })
     rejects({ SCCACHE_LOCAL_DISK: "false" }, "SCCACHE_LOCAL_DISK")
     rejects({ SCCACHE_LOCAL_DISK: "maybe" }, "SCCACHE_LOCAL_DISK")
     assert.isFalse(parse({ SCCACHE_REDIS: "redis://h", SCCACHE_LOCAL_DISK: "0" }).localDisk)
+  })
+
+  it("reads the lookup timeout in seconds, fractions allowed", () => {
+    assert.strictEqual(parse({ SCCACHE_REMOTE_LOOKUP_TIMEOUT: "2" }).lookupTimeoutMs, 2000)
+    assert.strictEqual(parse({ SCCACHE_REMOTE_LOOKUP_TIMEOUT: "0.25" }).lookupTimeoutMs, 250)
+    for (const bad of ["0", "-1", "5s", "1e3"]) rejects({ SCCACHE_REMOTE_LOOKUP_TIMEOUT: bad }, "SCCACHE_REMOTE_LOOKUP_TIMEOUT")
   })
 
   it("picks s3 > redis > memcached > gcs, as sccache, and names the ones it ignores", () => {
