@@ -39,6 +39,8 @@ export interface StatsSnapshot {
   cache_write_duration: Timing
   compiler_write_duration: Timing
   cache_read_hit_duration: Timing
+  /** Writing a hit's outputs into place: part of cache_read_hit_duration. */
+  output_write_duration: Timing
   levels: Record<string, LevelCounters>
 }
 
@@ -64,6 +66,7 @@ export const emptyStats = (): StatsSnapshot => ({
   cache_write_duration: { count: 0, totalMs: 0 },
   compiler_write_duration: { count: 0, totalMs: 0 },
   cache_read_hit_duration: { count: 0, totalMs: 0 },
+  output_write_duration: { count: 0, totalMs: 0 },
   levels: {}
 })
 

@@ -65,6 +65,7 @@ export const formatStatsText = (r: StatsReport): string => {
   row("Average cache write", seconds(s.cache_write_duration))
   row("Average compiler", seconds(s.compiler_write_duration))
   row("Average cache read hit", seconds(s.cache_read_hit_duration))
+  row("Average output write", seconds(s.output_write_duration))
   for (const [level, c] of Object.entries(s.levels).sort()) {
     row(`Storage ${level}`, `hits ${c.hits}, misses ${c.misses}, errors ${c.errors}, timeouts ${c.timeouts}, writes ${c.writes}, write errors ${c.writeErrors}, too large ${c.tooLarge}`)
   }
