@@ -2,6 +2,7 @@ import { Context, Data, Effect, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as path from "node:path"
 import type { Env } from "../config/Config.ts"
 import { ensureSocketDir } from "../config/SocketDir.ts"
 import { lockName, socketPath } from "../config/SocketPath.ts"
@@ -21,7 +22,12 @@ const tryLock = (name: string) =>
     server.listen(name, () => resume(Effect.succeed(server)))
   })
 
-const spawnDaemon = (env: Env, entry: string) =>
+/** Variables naming files, which the daemon (started in /) must get absolute. */
+const PATH_VARIABLES = ["SCCACHE_GCS_KEY_PATH", "SCCACHE_ERROR_LOG"]
+const absolutePaths = (env: Env): Record<string, string> =>
+  Object.fromEntries(PATH_VARIABLES.filter((v) => env[v]).map((v) => [v, path.resolve(env[v]!)]))
+
+const spawnDaemon = (env: Env, entry: string, socket: string) =>
   Effect.sync(() => {
     const log = env["SCCACHE_ERROR_LOG"]
     let stderr: number | "ignore" = "ignore"
@@ -30,10 +36,13 @@ const spawnDaemon = (env: Env, entry: string) =>
         stderr = fs.openSync(log, "a")
       } catch { /* no log then */ }
     }
+    // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the
+    // socket path goes along absolute, since a relative one meant the client's directory.
     const child = spawn(process.execPath, [entry], {
+      cwd: "/",
       detached: true,
       stdio: ["ignore", "ignore", stderr],
-      env: { ...env, SCCACHE_START_SERVER: "1" } as NodeJS.ProcessEnv
+      env: { ...env, ...absolutePaths(env), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket } as NodeJS.ProcessEnv
     })
     child.unref()
     if (typeof stderr === "number") fs.closeSync(stderr)
@@ -72,7 +81,7 @@ export class DaemonClient extends Context.Service<DaemonClient, {
                   return yield* new DaemonUnavailable({ message: `socket directory ${dirError.dir} ${dirError.message}` })
                 }
                 lock ??= yield* tryLock(lockName(socket, "starter"))
-                if (lock !== undefined) daemon = yield* spawnDaemon(env, entry)
+                if (lock !== undefined) daemon = yield* spawnDaemon(env, entry, socket)
               }
               yield* Effect.sleep(pause)
               pause = Math.min(pause * 2, 50)
