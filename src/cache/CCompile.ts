@@ -14,7 +14,7 @@ import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
-import { bump, Stats, type StatsSnapshot } from "../stats/Stats.ts"
+import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, relativizeArg, relativizePath } from "./BaseDirs.ts"
 import type { CacheEntry } from "./CacheEntry.ts"
 import { cKey } from "./CKey.ts"
@@ -147,17 +147,14 @@ export class CCompile extends Context.Service<CCompile, {
       const paths: Record<string, string> = { obj: c.output }
       for (const side of c.sideOutputs) paths[side.role] = side.file
       if (entry.files.length !== 1 + c.sideOutputs.length) return false
-      const started = Date.now()
+      const t0 = performance.now()
       for (const f of entry.files) {
         const target = paths[f.role]
         // An entry that names an output this invocation doesn't make is not this compile's.
         if (target === undefined) return false
         yield* writeAtomically(path.resolve(req.cwd, target), f.data, mode)
       }
-      yield* count((s) => {
-        s.output_write_duration.count++
-        s.output_write_duration.totalMs += Date.now() - started
-      })
+      yield* count((s) => record(s.output_write_duration, performance.now() - t0))
       return true
     })
 
@@ -263,8 +260,7 @@ export class CCompile extends Context.Service<CCompile, {
       count((s) => {
         bump(s.cache_hits, lang)
         bump(direct ? s.direct_hits : s.preprocessor_hits, lang)
-        s.cache_read_hit_duration.count++
-        s.cache_read_hit_duration.totalMs += performance.now() - since
+        record(s.cache_read_hit_duration, performance.now() - since)
       })
 
     /** Runs the real compile; success gives the outputs read back, ready to store. */
@@ -279,8 +275,7 @@ export class CCompile extends Context.Service<CCompile, {
       const result = out.success
       yield* count((s) => {
         s.compilations++
-        s.compiler_write_duration.count++
-        s.compiler_write_duration.totalMs += Date.now() - compileStarted
+        record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
       const reply = compiled(result.exitCode, result.stdout, result.stderr)

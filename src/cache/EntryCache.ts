@@ -1,5 +1,5 @@
 import { Context, Deferred, Duration, Effect, Layer } from "effect"
-import { Stats } from "../stats/Stats.ts"
+import { record, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
 
@@ -55,8 +55,7 @@ export class EntryCache extends Context.Service<EntryCache, {
       const started = Date.now()
       yield* storage.put(key, blob).pipe(
         Effect.andThen(stats.update((s) => {
-          s.cache_write_duration.count++
-          s.cache_write_duration.totalMs += Date.now() - started
+          record(s.cache_write_duration, Date.now() - started)
         })),
         Effect.catch((e) =>
           stats.update((s) => void s.cache_write_errors++).pipe(

@@ -11,7 +11,7 @@ import { expectedOutputs, isCrateOutput, parseDepInfo, parseRustArgs, type RustC
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
-import { bump, Stats } from "../stats/Stats.ts"
+import { bump, record, Stats } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate } from "./BaseDirs.ts"
 import type { CacheEntry } from "./CacheEntry.ts"
 import { EntryCache } from "./EntryCache.ts"
@@ -308,8 +308,7 @@ export class RustCompile extends Context.Service<RustCompile, {
           if (restored) {
             yield* stats.update((s) => {
               bump(s.cache_hits, LANG)
-              s.cache_read_hit_duration.count++
-              s.cache_read_hit_duration.totalMs += Date.now() - started
+              record(s.cache_read_hit_duration, Date.now() - started)
             })
             return compiled(entry.exitCode, entry.stdout, fromEntryStderr(entry.stderr, at))
           }
@@ -328,8 +327,7 @@ export class RustCompile extends Context.Service<RustCompile, {
       const result = out.success
       yield* stats.update((s) => {
         s.compilations++
-        s.compiler_write_duration.count++
-        s.compiler_write_duration.totalMs += Date.now() - compileStarted
+        record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
       const reply = compiled(result.exitCode, result.stdout, result.stderr)

@@ -70,6 +70,12 @@ export const emptyStats = (): StatsSnapshot => ({
   levels: {}
 })
 
+/** Adds one measurement to a timing. */
+export const record = (t: Timing, ms: number): void => {
+  t.count++
+  t.totalMs += ms
+}
+
 export const bump = (map: Record<string, number>, key: string, by = 1): void => {
   map[key] = (map[key] ?? 0) + by
 }
