@@ -1,4 +1,5 @@
-import { Context, Deferred, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
+import { makeFlights } from "../pipeline/Keyed.ts"
 import { record, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
@@ -30,10 +31,9 @@ export class EntryCache extends Context.Service<EntryCache, {
     const stats = yield* Stats
     // A lookup waits for a write of the same key that is under way: the compile right after the
     // one that stored it (the next build step, a second checkout) must see it.
-    const writing = new Map<string, Deferred.Deferred<void>>()
+    const writing = makeFlights()
     const lookupBlob = Effect.fn("EntryCache.lookupBlob")(function*(key: string, opts?: { readonly wait: boolean }) {
-      const pending = writing.get(key)
-      if (pending !== undefined && opts?.wait !== false) yield* Deferred.await(pending)
+      if (opts?.wait !== false) yield* writing.wait(key)
       return yield* storage.get(key).pipe(
           Effect.timeoutOrElse({
             duration: LOOKUP_TIMEOUT,
@@ -64,15 +64,7 @@ export class EntryCache extends Context.Service<EntryCache, {
         )
       )
     })
-    const writeLater = (keys: ReadonlyArray<string>, write: Effect.Effect<void>) =>
-      Effect.sync(() => {
-        const done = Deferred.makeUnsafe<void>()
-        for (const k of keys) writing.set(k, done)
-        return write.pipe(Effect.ensuring(Effect.sync(() => {
-          for (const k of keys) if (writing.get(k) === done) writing.delete(k)
-          Deferred.doneUnsafe(done, Effect.void)
-        })))
-      })
+    const writeLater = (keys: ReadonlyArray<string>, write: Effect.Effect<void>) => Effect.sync(() => writing.claim(keys, write))
     return EntryCache.of({
       lookupBlob,
       storeBlob,

@@ -29,8 +29,14 @@ const MANIFEST_VERSION = "sccache-ts/manifest/1"
 /** Past this, the oldest results drop out: a header that keeps changing must not grow it forever. */
 export const MAX_CANDIDATES = 16
 
-/** Environment that changes which headers are found, on top of what changes the result. */
-const SEARCH_ENV = ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH"]
+/** The variables that add include directories: they change which headers are found. */
+export const INCLUDE_PATH_ENV = ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH"]
+
+/** What in the environment changes the search path: those variables, and what keys a result (SDKROOT, …). */
+export const searchEnv = (env: Readonly<Record<string, string>>): Array<string> => [
+  ...keyEnv(env),
+  ...INCLUDE_PATH_ENV.filter((v) => env[v] !== undefined).map((v) => `${v}=${env[v]}`)
+]
 
 export interface ManifestKeyInputs {
   readonly compiler: CompilerInfo
@@ -56,7 +62,7 @@ export const manifestKey = (k: ManifestKeyInputs): string => {
     .list("args", k.args)
     .field("input", k.input)
     .field("input-digest", k.inputDigest)
-    .list("env", [...keyEnv(k.env), ...SEARCH_ENV.filter((v) => k.env[v] !== undefined).map((v) => `${v}=${k.env[v]}`)])
+    .list("env", searchEnv(k.env))
   if (k.cwd !== undefined) b.field("cwd", k.cwd)
   if (k.compilation.nativeCpu) b.field("cpu", k.cpu)
   return b.digest()

@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect"
-import { parseSearchDirs } from "../cache/Manifest.ts"
+import { parseSearchDirs, searchEnv } from "../cache/Manifest.ts"
 import { CompilerRunner, type RunOptions } from "./CompilerRunner.ts"
 import type { CompilerInfo } from "./CompilerDetector.ts"
 import type { GccCompilation } from "./GccArgs.ts"
@@ -8,6 +8,7 @@ import { KeyBuilder } from "../cache/KeyBuilder.ts"
 const X_NAME: Record<string, string> = { "cpp-output": "c", "c++-cpp-output": "c++" }
 
 const DIR_OPTIONS = ["-iquote", "-I", "-isystem", "-idirafter"]
+
 
 /** Pure: the include directories the arguments name, in order, whether or not they exist. */
 export const userIncludeDirs = (args: ReadonlyArray<string>): Array<string> => {
@@ -37,7 +38,7 @@ export class IncludeSearch extends Context.Service<IncludeSearch, {
           .field("cwd", opts.cwd)
           .field("lang", lang)
           .list("args", c.probeArgs)
-          .list("env", ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "SDKROOT"].map((v) => `${v}=${opts.env[v] ?? ""}`))
+          .list("env", searchEnv(opts.env))
           .digest()
         if (memo.has(memoKey)) return Effect.succeed(memo.get(memoKey))
         return runner.run(exe, [...c.probeArgs, "-x", lang, "-E", "-v", "/dev/null"], { cwd: opts.cwd, env: { ...opts.env, LC_ALL: "C" } }).pipe(

@@ -1,6 +1,4 @@
 import { Effect, Layer } from "effect"
-import { CCompile } from "../cache/CCompile.ts"
-import { RustCompile } from "../cache/RustCompile.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { CompilerDetector } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
@@ -10,6 +8,8 @@ import { DaemonConfig, type Env, parseDaemonSettings } from "../config/Config.ts
 import { ensureSocketDir } from "../config/SocketDir.ts"
 import { socketPath } from "../config/SocketPath.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
+import { DirectMode } from "../pipeline/DirectMode.ts"
+import { Pipeline } from "../pipeline/Pipeline.ts"
 import { LoggingLayer } from "../log/Logging.ts"
 import { Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
@@ -42,8 +42,9 @@ const daemonLayer = (env: Env, socket: string) => {
   const shown = settings instanceof Error ? { basedirs: [], direct: true } : { basedirs: settings.basedirs, direct: settings.direct }
   const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid))
   const full = CompileService.layer.pipe(
-    Layer.provide(Layer.mergeAll(CCompile.layer, RustCompile.layer)),
-    Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
+    Layer.provide(Pipeline.layer),
+    Layer.provide(DirectMode.layer),
+    Layer.provideMerge(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),
     Layer.provideMerge(CheckedStorage.pipe(Layer.provide(storageLayer(env)))),

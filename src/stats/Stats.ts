@@ -1,4 +1,5 @@
 import { Context, Effect, Layer } from "effect"
+import type { Outcome } from "../cache/Outcome.ts"
 
 export interface Timing {
   count: number
@@ -42,6 +43,17 @@ export interface StatsSnapshot {
   /** Writing a hit's outputs into place: part of cache_read_hit_duration. */
   output_write_duration: Timing
   levels: Record<string, LevelCounters>
+  /** The same counts per compiler kind (`c [gcc]`, `cuda [nvcc]`, `rust`): sccache's adv_counts. */
+  adv: AdvCounters
+}
+
+/** The per-language maps, split by compiler kind as sccache's `--show-adv-stats` does. */
+export interface AdvCounters {
+  cache_hits: Record<string, number>
+  cache_misses: Record<string, number>
+  cache_errors: Record<string, number>
+  direct_hits: Record<string, number>
+  preprocessor_hits: Record<string, number>
 }
 
 export const emptyStats = (): StatsSnapshot => ({
@@ -67,7 +79,8 @@ export const emptyStats = (): StatsSnapshot => ({
   compiler_write_duration: { count: 0, totalMs: 0 },
   cache_read_hit_duration: { count: 0, totalMs: 0 },
   output_write_duration: { count: 0, totalMs: 0 },
-  levels: {}
+  levels: {},
+  adv: { cache_hits: {}, cache_misses: {}, cache_errors: {}, direct_hits: {}, preprocessor_hits: {} }
 })
 
 /** Adds one measurement to a timing. */
@@ -80,11 +93,61 @@ export const bump = (map: Record<string, number>, key: string, by = 1): void => 
   map[key] = (map[key] ?? 0) + by
 }
 
+type PerKind = keyof AdvCounters
+
+/** Counts one compile in a per-language map and its per-kind twin. */
+const bumpKind = (s: StatsSnapshot, map: PerKind, kind: { readonly lang: string; readonly adv: string }): void => {
+  bump(s[map], kind.lang)
+  bump(s.adv[map], kind.adv)
+}
+
+/** Pure: every counter one compile request touches, from its outcome. The only place outcomes are counted. */
+export const countOutcome = (s: StatsSnapshot, o: Outcome): void => {
+  s.compile_requests++
+  switch (o._tag) {
+    case "Unsupported":
+      s.unsupported_compiler_calls++
+      return
+    case "NotCompilation":
+      s.non_compilation_calls++
+      return
+    case "NotCacheable":
+      s.non_cacheable_calls++
+      bump(s.not_cached, o.reason)
+      return
+    case "Hit":
+      bumpKind(s, "cache_hits", o.kind)
+      if (o.mode !== undefined) bumpKind(s, o.mode === "direct" ? "direct_hits" : "preprocessor_hits", o.kind)
+      record(s.cache_read_hit_duration, o.ms)
+      record(s.output_write_duration, o.writeMs)
+      return
+    case "Miss":
+      bumpKind(s, "cache_misses", o.kind)
+      s.requests_executed++
+      if (o.recache) s.forced_recaches++
+      if (o.run !== undefined) {
+        s.compilations++
+        record(s.compiler_write_duration, o.run.ms)
+        if (o.run.exitCode !== 0) s.compile_fails++
+      }
+      if (o.notStored !== undefined) {
+        s.non_cacheable_compilations++
+        bump(s.not_cached, o.notStored)
+      }
+      return
+    case "CacheError":
+      bumpKind(s, "cache_errors", o.kind)
+      return
+  }
+}
+
 export const emptyLevel = (): LevelCounters => ({ hits: 0, misses: 0, errors: 0, timeouts: 0, writes: 0, writeErrors: 0, tooLarge: 0 })
 
 /** In-memory counters of one daemon; every subsystem records through `update`. */
 export class Stats extends Context.Service<Stats, {
   readonly update: (f: (s: StatsSnapshot) => void) => Effect.Effect<void>
+  /** Counts one compile request's outcome. */
+  readonly count: (o: Outcome) => Effect.Effect<void>
   readonly level: (name: string, f: (l: LevelCounters) => void) => Effect.Effect<void>
   readonly snapshot: Effect.Effect<StatsSnapshot>
   readonly zero: Effect.Effect<void>
@@ -93,6 +156,7 @@ export class Stats extends Context.Service<Stats, {
     let s = emptyStats()
     return Stats.of({
       update: (f) => Effect.sync(() => f(s)),
+      count: (o) => Effect.sync(() => countOutcome(s, o)),
       level: (name, f) => Effect.sync(() => f(s.levels[name] ??= emptyLevel())),
       snapshot: Effect.sync(() => structuredClone(s)),
       zero: Effect.sync(() => {

@@ -1,0 +1,152 @@
+import { Effect } from "effect"
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as fsp from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { relativizeArg } from "../../cache/BaseDirs.ts"
+import { cKey } from "../../cache/CKey.ts"
+import { FileDigests } from "../../cache/FileDigests.ts"
+import { manifestKey } from "../../cache/Manifest.ts"
+import type { CompilerInfo } from "../../compiler/CompilerDetector.ts"
+import { CompilerRunner } from "../../compiler/CompilerRunner.ts"
+import { parseDepFile } from "../../compiler/DepFile.ts"
+import { type GccCompilation, mappedCwd, parseGccArgs } from "../../compiler/GccArgs.ts"
+import { IncludeSearch } from "../../compiler/IncludeSearch.ts"
+import { statsKind } from "../../compiler/Language.ts"
+import { expandResponseFiles } from "../../compiler/ResponseFiles.ts"
+import { DaemonConfig } from "../../config/Config.ts"
+import { Jobserver } from "../../jobserver/Jobserver.ts"
+import type { CompileRequest } from "../../protocol/Messages.ts"
+import { type Depend, type Direct, type Family, type Job, pathView, type PathView, type ResultKey, skip } from "../../pipeline/Family.ts"
+import { fixedOutputs } from "../../pipeline/Outputs.ts"
+
+export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(path.resolve(cwd, file), "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+export const cpuFingerprint = (() => {
+  let cached: string | undefined
+  return () => (cached ??= (() => {
+    try {
+      const info = fs.readFileSync("/proc/cpuinfo", "utf8")
+      return [/^model name.*$/m, /^flags.*$/m].map((r) => r.exec(info)?.[0] ?? "").join("\n")
+    } catch {
+      return os.cpus()[0]?.model ?? "unknown"
+    }
+  })())
+})()
+
+/**
+ * Paths in keys are relative (shareable across checkouts) unless the object records where it
+ * was built: -g without a prefix map hiding the working directory, or a recorded command line.
+ */
+export const relocatable = (c: GccCompilation, cwd: string): boolean =>
+  !c.recordsSwitches && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
+
+/** Depend mode: the compile itself lists what it read, in its own .d or in one of ours. */
+const dependOn = (req: CompileRequest, c: GccCompilation): Depend => {
+  const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
+  return {
+    args: tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep],
+    finish: (out) =>
+      Effect.promise(async () => {
+        const depText = await fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined)
+        if (tmpDep !== undefined) await fsp.rm(tmpDep, { force: true })
+        return { out, read: depText === undefined ? undefined : parseDepFile(depText) }
+      })
+  }
+}
+
+/** gcc and clang: direct mode, depend mode, preprocessor mode. */
+export const gccFamily = Effect.gen(function*() {
+  const runner = yield* CompilerRunner
+  const jobs = yield* Jobserver
+  const config = yield* DaemonConfig
+  const digests = yield* FileDigests
+  const search = yield* IncludeSearch
+
+  /** Preprocessor mode: the key's text is the preprocessor's output, which also writes the .d. */
+  const preprocessorKey = (req: CompileRequest, compiler: CompilerInfo, c: GccCompilation, view: PathView, cpu: string) =>
+    Effect.gen(function*() {
+      let sourceDigest: string
+      let read: ReadonlyArray<string>
+      if (c.hashInputDirectly) {
+        const data = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.input)).catch(() => undefined))
+        if (data === undefined) return skip("input file missing")
+        sourceDigest = createHash("sha256").update(data).digest("hex")
+        read = [c.input]
+      } else {
+        const mapPath = view.relocatable ? view.key : undefined
+        const pre = yield* jobs.withToken(runner.preprocess(req.exe, c.preprocessArgs, { cwd: req.cwd, env: req.env, ...(mapPath ? { mapPath } : {}) })).pipe(Effect.result)
+        if (pre._tag === "Failure" || pre.success.exitCode !== 0) return skip("preprocessing failed")
+        if (pre.success.incbin) return skip("unsupported code directive (.incbin)")
+        sourceDigest = pre.success.digest
+        read = [c.input, ...[...pre.success.includes].filter((f) => f !== c.input)]
+      }
+      const key = cKey({
+        compiler,
+        driver: req.exe,
+        compilation: view.relocatable ? { ...c, keyArgs: c.keyArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) } : c,
+        cwd: req.cwd,
+        env: req.env,
+        sourceDigest,
+        cpu
+      })
+      return { key, mode: "preprocessor", read } satisfies ResultKey
+    })
+
+  const family: Family = {
+    accepts: (compiler) => compiler.family === "gcc" || compiler.family === "clang",
+    prepare: Effect.fn("GccFamily.prepare")(function*(req: CompileRequest, compiler: CompilerInfo) {
+      const args = expandResponseFiles(req.args, readUtf8(req.cwd))
+      if (args === undefined) return skip("response files nested too deep")
+      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc")
+      if (parsed._tag === "NotCacheable") return skip(parsed.reason, parsed.nonCompilation === true)
+      const c = parsed.compilation
+      const view = pathView(relocatable(c, req.cwd), req.cwd, config.basedirs)
+      const cpu = c.nativeCpu ? cpuFingerprint() : ""
+
+      let direct: Direct | undefined
+      if (config.direct && c.directModeOk && !c.hashInputDirectly) {
+        const input = digests.digest(path.resolve(req.cwd, c.input))
+        if (input === undefined) return skip("input file missing")
+        if (input.incbin) return skip("unsupported code directive (.incbin)")
+        // Time macros: the result depends on more than the files.
+        if (!input.timeMacros) {
+          direct = {
+            manifestKey: manifestKey({
+              compiler,
+              driver: req.exe,
+              compilation: c,
+              args: view.relocatable ? c.directArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) : c.directArgs,
+              input: view.key(c.input),
+              inputDigest: input.digest,
+              cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
+              env: req.env,
+              cpu
+            }),
+            view,
+            depFile: c.dep?.file,
+            searchDirs: search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env }),
+            // -MMD leaves system headers out: only a full list can stand for the compile.
+            depend: c.dep === undefined || c.dep.full ? dependOn(req, c) : undefined
+          }
+        }
+      }
+      return {
+        _tag: "Job",
+        kind: statsKind(c.language, compiler.family),
+        outputs: fixedOutputs(req, [{ role: "obj", file: c.output }, ...c.sideOutputs]),
+        args: req.args,
+        direct,
+        key: preprocessorKey(req, compiler, c, view, cpu)
+      } satisfies Job
+    })
+  }
+  return family
+})

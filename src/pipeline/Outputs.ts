@@ -1,0 +1,34 @@
+import { Effect } from "effect"
+import * as fsp from "node:fs/promises"
+import * as path from "node:path"
+import type { CacheEntry } from "../cache/CacheEntry.ts"
+import { writeAtomically } from "../cache/OutputWriter.ts"
+import type { CompileRequest } from "../protocol/Messages.ts"
+import type { Outputs } from "./Family.ts"
+
+/**
+ * Outputs at fixed paths, one per role (`obj`, `dwo`, …), as a C-like compile names them: a hit
+ * writes each role to the path this invocation asks for, so no entry can aim elsewhere.
+ */
+export const fixedOutputs = (req: CompileRequest, files: ReadonlyArray<{ readonly role: string; readonly file: string }>): Outputs => ({
+  id: JSON.stringify(files.map((f) => path.resolve(req.cwd, f.file))),
+  restore: Effect.fn("Outputs.restore")(function*(entry: CacheEntry) {
+    const mode = 0o666 & ~req.umask
+    // An entry that names an output this invocation doesn't make is not this compile's.
+    if (entry.files.length !== files.length) return undefined
+    const targets = entry.files.map((f) => files.find((o) => o.role === f.role)?.file)
+    if (targets.some((t) => t === undefined)) return undefined
+    for (const [i, f] of entry.files.entries()) yield* writeAtomically(path.resolve(req.cwd, targets[i]!), f.data, mode)
+    return { stdout: entry.stdout, stderr: entry.stderr }
+  }),
+  collect: (out) =>
+    Effect.promise(async () => {
+      const read: Array<CacheEntry["files"][number]> = []
+      for (const { role, file } of files) {
+        const data = await fsp.readFile(path.resolve(req.cwd, file)).catch(() => undefined)
+        if (data === undefined) return undefined
+        read.push({ role, mode: 0o644, data })
+      }
+      return { exitCode: 0, stdout: out.stdout, stderr: out.stderr, files: read }
+    })
+})
