@@ -278,7 +278,7 @@ export class CCompile extends Context.Service<CCompile, {
         record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      const reply = compiled(result.exitCode, result.stdout, result.stderr, result.signal)
       if (result.exitCode !== 0) return { _tag: "Failed" as const, reply }
       const files = yield* collectOutputs(req, c)
       if (files === undefined) {

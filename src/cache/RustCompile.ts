@@ -330,7 +330,7 @@ export class RustCompile extends Context.Service<RustCompile, {
         record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      const reply = compiled(result.exitCode, result.stdout, result.stderr, result.signal)
       if (result.exitCode !== 0 || key === undefined || deps === undefined) return reply
 
       // Read and check the outputs before replying: once cargo has them it may change them.
