@@ -22,7 +22,7 @@ import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
 import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
-import { writeAtomically } from "./OutputWriter.ts"
+import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
 
 const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   try {
@@ -294,6 +294,8 @@ export class CCompile extends Context.Service<CCompile, {
       const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc")
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
+      const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
+      if (special !== undefined) return yield* notCached(special)
       const lang = statsLanguage(c.language)
       const started = Date.now()
       const clock = performance.now()
