@@ -13,7 +13,7 @@ export const tempName = (): string => `${TEMP_PREFIX}${process.pid}-${randomByte
 export const writeFileAtomically = async (file: string, data: Uint8Array, opts: { readonly mode?: number } = {}): Promise<void> => {
   const tmp = path.join(path.dirname(file), tempName())
   try {
-    await fs.writeFile(tmp, data, { flag: "wx" })
+    await fs.writeFile(tmp, data, { flag: "wx", ...(opts.mode === undefined ? {} : { mode: opts.mode }) })
     // Explicitly, because the writer's umask is not necessarily that of who asked for the file.
     if (opts.mode !== undefined) await fs.chmod(tmp, opts.mode)
     await fs.rename(tmp, file)
