@@ -16,11 +16,11 @@ import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, relativizeArg, relativizePath } from "./BaseDirs.ts"
-import type { CacheEntry } from "./CacheEntry.ts"
+import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
 import { cKey } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
-import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
+import { addCandidate, candidateReachable, decodeManifest, dependResultKey, depTargets, encodeManifest, includeRoots, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates, verifiedDepText } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
 
@@ -146,14 +146,11 @@ export class CCompile extends Context.Service<CCompile, {
       const mode = 0o666 & ~req.umask
       const paths: Record<string, string> = { obj: c.output }
       for (const side of c.sideOutputs) paths[side.role] = side.file
-      if (entry.files.length !== 1 + c.sideOutputs.length) return false
+      // An entry that names an output this invocation doesn't make, or lacks one, is not this compile's.
+      const placed = placeFiles(entry, fromTable(paths), Object.keys(paths))
+      if (placed === undefined) return false
       const t0 = performance.now()
-      for (const f of entry.files) {
-        const target = paths[f.role]
-        // An entry that names an output this invocation doesn't make is not this compile's.
-        if (target === undefined) return false
-        yield* writeAtomically(path.resolve(req.cwd, target), f.data, mode)
-      }
+      for (const f of placed) yield* writeAtomically(path.resolve(req.cwd, f.file), f.data, mode)
       yield* count((s) => record(s.output_write_duration, performance.now() - t0))
       return true
     })
@@ -172,9 +169,10 @@ export class CCompile extends Context.Service<CCompile, {
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
-        const m = decodeManifest(blob)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
-        return m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        return Effect.promise(() => decodeManifest(key, blob)).pipe(Effect.flatMap((m) =>
+          m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        ))
       }))
 
     /**
@@ -200,8 +198,10 @@ export class CCompile extends Context.Service<CCompile, {
     }
 
     /** Does a candidate still describe the files on disk? */
-    const matches = (cand: ManifestCandidate, cwd: string, view: PathView): boolean => {
+    const matches = (cand: ManifestCandidate, cwd: string, view: PathView, roots: ReadonlyArray<string>): boolean => {
       const back = (f: string) => (view.relocatable ? path.resolve(cwd, f) : f)
+      // Shared manifests are input from others: only files this compile's include search can reach are read.
+      if (!candidateReachable(cand, back, roots)) return false
       for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
       for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
       return true
@@ -250,7 +250,10 @@ export class CCompile extends Context.Service<CCompile, {
     const storeCandidate = (mkey: string, candidate: ManifestCandidate | undefined) =>
       candidate === undefined
         ? Effect.void
-        : readManifest(mkey, { wait: false }).pipe(Effect.flatMap((m) => cache.storeBlob(mkey, encodeManifest(addCandidate(m, candidate)))))
+        : readManifest(mkey, { wait: false }).pipe(
+          Effect.flatMap((m) => Effect.promise(() => encodeManifest(mkey, addCandidate(m, candidate)))),
+          Effect.flatMap((blob) => (blob instanceof Error ? Effect.void : cache.storeBlob(mkey, blob)))
+        )
 
     const readDep = (req: CompileRequest, c: GccCompilation) =>
       c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
@@ -324,13 +327,21 @@ export class CCompile extends Context.Service<CCompile, {
       const directHit = (key: string) =>
         Effect.gen(function*() {
           const manifest: Manifest | undefined = yield* readManifest(key)
-          for (const cand of manifest?.candidates ?? []) {
-            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view)) continue
+          if (manifest === undefined || manifest.candidates.length === 0) return undefined
+          const dirs = yield* search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env })
+          if (dirs === undefined) return undefined
+          const roots = includeRoots(req.cwd, c.input, dirs)
+          for (const cand of manifest.candidates) {
+            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view, roots)) continue
+            // The .d names only what was just verified, never text from the cache as it stands.
+            const verified = new Set(cand.includes.map(([f]) => path.resolve(req.cwd, f)))
+            const depText = cand.dep === undefined ? undefined : verifiedDepText(depFromTemplate(cand.dep, req.cwd), req.cwd, verified, depTargets(c))
+            if (c.dep !== undefined && depText === undefined) continue
             const entry = yield* cache.lookup(cand.result)
             if (entry === undefined) continue
             if (!(yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false)))) return undefined
-            if (c.dep !== undefined && cand.dep !== undefined) {
-              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depFromTemplate(cand.dep, req.cwd)), 0o666 & ~req.umask).pipe(
+            if (c.dep !== undefined && depText !== undefined) {
+              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depText), 0o666 & ~req.umask).pipe(
                 Effect.as(true),
                 Effect.orElseSucceed(() => false)
               )
