@@ -199,7 +199,8 @@ export class CCompile extends Context.Service<CCompile, {
       if (scanned.some((d) => d.incbin)) return "incbin" as const
       if (scanned.some((d) => d.timeMacros)) return "time" as const
       // __FILE__ holds paths as the compiler found them: only a rebased absolute path makes it differ.
-      const rebased = view.relocatable && [...read].some((f) => path.isAbsolute(f) && view.key(f) !== f)
+      // (compared normalised: clang reaches libstdc++ through /usr/bin/../lib/gcc/…/../../../../include).
+      const rebased = view.relocatable && [...read].some((f) => path.isAbsolute(f) && view.key(f) !== path.normalize(f))
       if (rebased && scanned.some((d) => d.fileMacros)) return "file" as const
       return includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     }
