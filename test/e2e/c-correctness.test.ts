@@ -122,7 +122,7 @@ describe.each([
       sameAsPlain(sb, dir, recipe.cc, args, ["t.o"])
       expect({ name, misses: counts(sb).misses }).toEqual({ name, misses: before.misses + 1 })
     }
-  })
+  }, 300_000) // a hang guard: some twenty options, four compiles each
 
   it("a .s file that pulls in other files (.incbin, .include) is not cached, and the object is right", async () => {
     const dir = folder(sb, "asm", {
@@ -216,7 +216,7 @@ describe.each([
         expect({ cc, args: c.args, hits: counts(sb).hits }).toEqual({ cc, args: c.args, hits: before + 1 })
       }
     }
-  })
+  }, 180_000)
 
   it("SOURCE_DATE_EPOCH changes the key only of files that use __DATE__ or __TIME__", async () => {
     const dir = folder(sb, "sde", { "plain.c": "int p;\n", "date.c": "const char *d = __DATE__;\n" })
@@ -248,7 +248,7 @@ describe("C/C++ correctness: sharing", () => {
     for (const i of [1, 2, 3]) sameAsPlain(sb, dir, "clang++", ["-O1", "-c", `f${i}.cpp`], [`f${i}.o`])
     expect(counts(sb).hits).toBe(before.hits + 3)
     expect(Object.keys(counts(sb).notCached)).toEqual([])
-  })
+  }, 180_000)
 
   it("a checkout reached through a symlink shares entries with another under SCCACHE_BASEDIRS", async () => {
     const root = folder(sb, "links", { "phys/c1/src/a.c": '#include "h.h"\nint a(void) { return H; }\n', "phys/c1/include/h.h": "#define H 1\n" })
