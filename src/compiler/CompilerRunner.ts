@@ -71,7 +71,8 @@ export class PreprocessedText {
       const m = /^# \d+ "((?:[^"\\]|\\.)*)"/.exec(line)
       if (m !== null) {
         const file = m[1]!.replace(/\\(.)/g, "$1")
-        if (!file.startsWith("<")) this.files.add(file)
+        // Not `<built-in>`, nor gcc -g's `# 1 "/cwd//"`, which names the working directory, not a file read.
+        if (!file.startsWith("<") && !file.endsWith("/")) this.files.add(file)
         if (this.mapPath !== undefined) {
           this.hash.update(text.slice(from, at))
           const mapped = file.startsWith("<") ? file : this.mapPath(file)
