@@ -61,3 +61,10 @@ export const advLanguage = (lang: Language): string =>
     "objective-c++": "objc++", "objective-c++-cpp-output": "objc++", "assembler": "asm", "assembler-with-cpp": "asm", "cuda": "cuda" } as const)[lang]
 
 export const statsKind = (lang: Language, compilerKind: string) => ({ lang: statsLanguage(lang), adv: `${advLanguage(lang)} [${compilerKind}]` })
+
+/**
+ * Assembler that reads other files (`.incbin "data.bin"`, `.include "x.s"`): when the text is hashed
+ * as it is, those files are not in the key, so such a compile is not cacheable.
+ */
+export const assemblerReadsFiles = (text: Uint8Array): boolean =>
+  /^[ \t]*(?:[A-Za-z_.$][\w.$]*:[ \t]*)?\.(?:incbin|include)\b/m.test(Buffer.from(text).toString("latin1"))

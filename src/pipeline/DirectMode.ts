@@ -5,7 +5,7 @@ import { depFromTemplate, depToTemplate } from "../cache/BaseDirs.ts"
 import type { CacheEntry } from "../cache/CacheEntry.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { type FileDigest, FileDigests } from "../cache/FileDigests.ts"
-import { addCandidate, decodeManifest, encodeManifest, type ManifestCandidate, shadowCandidates } from "../cache/Manifest.ts"
+import { addCandidate, candidateReachable, decodeManifest, encodeManifest, includeRoots, type ManifestCandidate, shadowCandidates, verifiedDepText } from "../cache/Manifest.ts"
 import { writeAtomically } from "../cache/OutputWriter.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { Stats } from "../stats/Stats.ts"
@@ -70,9 +70,10 @@ export class DirectMode extends Context.Service<DirectMode, {
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
-        const m = decodeManifest(blob)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
-        return m !== undefined ? Effect.succeed(m) : stats.update((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        return Effect.promise(() => decodeManifest(key, blob)).pipe(Effect.flatMap((m) =>
+          m !== undefined ? Effect.succeed(m) : stats.update((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        ))
       }))
 
     const digestAll = (read: ReadonlyArray<string>, cwd: string, view: PathView, started: number): Includes | Unvouched => {
@@ -89,14 +90,17 @@ export class DirectMode extends Context.Service<DirectMode, {
       if (scanned.some((d) => d.incbin)) return "incbin"
       if (scanned.some((d) => d.timeMacros)) return "time"
       // __FILE__ holds paths as the compiler found them: only a rebased absolute path makes it differ.
-      const rebased = view.relocatable && read.some((f) => path.isAbsolute(f) && view.key(f) !== f)
+      // (compared normalised: clang reaches libstdc++ through /usr/bin/../lib/gcc/…/../../../../include).
+      const rebased = view.relocatable && read.some((f) => path.isAbsolute(f) && view.key(f) !== path.normalize(f))
       if (rebased && scanned.some((d) => d.fileMacros)) return "file"
       return includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     }
 
     /** Does a candidate still describe the files on disk? */
-    const matches = (cand: ManifestCandidate, cwd: string, view: PathView): boolean => {
+    const matches = (cand: ManifestCandidate, cwd: string, view: PathView, roots: ReadonlyArray<string>): boolean => {
       const back = (f: string) => (view.relocatable ? path.resolve(cwd, f) : f)
+      // Shared manifests are input from others: only files this compile's include search can reach are read.
+      if (!candidateReachable(cand, back, roots)) return false
       for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
       for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
       return true
@@ -145,16 +149,23 @@ export class DirectMode extends Context.Service<DirectMode, {
       digestAll,
       lookup: Effect.fn("DirectMode.lookup")(function*(req, d, outputs) {
         const manifest = yield* readManifest(d.manifestKey)
-        for (const cand of manifest?.candidates ?? []) {
-          if ((d.depFile !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, d.view)) continue
+        if (manifest === undefined || manifest.candidates.length === 0) return undefined
+        const dirs = yield* d.searchDirs
+        if (dirs === undefined) return undefined
+        const roots = includeRoots(req.cwd, d.input, dirs)
+        for (const cand of manifest.candidates) {
+          if ((d.depFile !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, d.view, roots)) continue
+          // The .d names only what was just verified, never text from the cache as it stands.
+          const verified = new Set(cand.includes.map(([f]) => path.resolve(req.cwd, f)))
+          const depText = cand.dep === undefined ? undefined : verifiedDepText(depFromTemplate(cand.dep, req.cwd), req.cwd, verified, d.depTargets)
+          if (d.depFile !== undefined && depText === undefined) continue
           const entry = yield* cache.lookup(cand.result)
           if (entry === undefined) continue
           // Outputs that can't be put in place make this a miss: the compile that follows says why.
           const replay = yield* outputs.restore(entry).pipe(Effect.orElseSucceed(() => undefined))
           if (replay === undefined) return undefined
-          if (d.depFile !== undefined && cand.dep !== undefined) {
-            const dep = Buffer.from(depFromTemplate(cand.dep, req.cwd))
-            const wrote = yield* writeAtomically(path.resolve(req.cwd, d.depFile), dep, 0o666 & ~req.umask).pipe(
+          if (d.depFile !== undefined && depText !== undefined) {
+            const wrote = yield* writeAtomically(path.resolve(req.cwd, d.depFile), Buffer.from(depText), 0o666 & ~req.umask).pipe(
               Effect.as(true),
               Effect.orElseSucceed(() => false)
             )
@@ -173,7 +184,8 @@ export class DirectMode extends Context.Service<DirectMode, {
           cand === undefined
             ? Effect.void
             : readManifest(d.manifestKey, { wait: false }).pipe(
-              Effect.flatMap((m) => cache.storeBlob(d.manifestKey, encodeManifest(addCandidate(m, cand))))
+              Effect.flatMap((m) => Effect.promise(() => encodeManifest(d.manifestKey, addCandidate(m, cand)))),
+              Effect.flatMap((blob) => (blob instanceof Error ? Effect.void : cache.storeBlob(d.manifestKey, blob)))
             )
         ))
     })

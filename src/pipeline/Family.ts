@@ -31,6 +31,8 @@ export const skip = (reason: string, nonCompilation = false): Skip =>
 /** A cacheable compile, as its family sees it. */
 export interface Job {
   readonly _tag: "Job"
+  /** The request as the family sees it (say, with its logical working directory). */
+  readonly req: CompileRequest
   readonly kind: StatsKind
   readonly outputs: Outputs
   /** The real compile's arguments (depend mode adds its own). */
@@ -74,8 +76,12 @@ export interface ResultKey {
 export interface Direct {
   readonly manifestKey: string
   readonly view: PathView
-  /** The dependency file this invocation writes (a hit writes it from the manifest). */
+  /** The source: its directory is one a header may come from. */
+  readonly input: string
+  /** The dependency file this invocation writes (a hit writes it from the manifest)… */
   readonly depFile: string | undefined
+  /** …naming these targets (see verifiedDepText). */
+  readonly depTargets: ReadonlyArray<string>
   /** The include search path, for the files that would shadow a header if they appeared. */
   readonly searchDirs: Effect.Effect<ReadonlyArray<string> | undefined>
   /** Compile at once and learn what it read from the compile itself; else preprocessor mode learns it. */

@@ -58,7 +58,12 @@ export const singleFlight = <A>(
 
 /** A memo key: equal by `id` alone, carrying what the computation needs. */
 class MemoKey<I> implements Equal.Equal {
-  constructor(readonly id: string, readonly input: I) {}
+  readonly id: string
+  readonly input: I
+  constructor(id: string, input: I) {
+    this.id = id
+    this.input = input
+  }
   [Equal.symbol](that: unknown): boolean {
     return that instanceof MemoKey && that.id === this.id
   }

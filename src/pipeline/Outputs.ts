@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
-import type { CacheEntry } from "../cache/CacheEntry.ts"
+import { type CacheEntry, fromTable, placeFiles } from "../cache/CacheEntry.ts"
 import { writeAtomically } from "../cache/OutputWriter.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import type { Outputs } from "./Family.ts"
@@ -14,11 +14,10 @@ export const fixedOutputs = (req: CompileRequest, files: ReadonlyArray<{ readonl
   id: JSON.stringify(files.map((f) => path.resolve(req.cwd, f.file))),
   restore: Effect.fn("Outputs.restore")(function*(entry: CacheEntry) {
     const mode = 0o666 & ~req.umask
-    // An entry that names an output this invocation doesn't make is not this compile's.
-    if (entry.files.length !== files.length) return undefined
-    const targets = entry.files.map((f) => files.find((o) => o.role === f.role)?.file)
-    if (targets.some((t) => t === undefined)) return undefined
-    for (const [i, f] of entry.files.entries()) yield* writeAtomically(path.resolve(req.cwd, targets[i]!), f.data, mode)
+    // An entry that names an output this invocation doesn't make, or lacks one, is not this compile's.
+    const placed = placeFiles(entry, fromTable(Object.fromEntries(files.map((f) => [f.role, f.file]))), files.map((f) => f.role))
+    if (placed === undefined) return undefined
+    for (const f of placed) yield* writeAtomically(path.resolve(req.cwd, f.file), f.data, mode)
     return { stdout: entry.stdout, stderr: entry.stderr }
   }),
   collect: (out) =>

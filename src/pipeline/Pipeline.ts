@@ -49,12 +49,12 @@ export class Pipeline extends Context.Service<Pipeline, {
     /** Compiles under way, by key, working directory and outputs: identical ones wait for them. */
     const flights = makeFlights()
 
-    const run = Effect.fn("Pipeline.run")(function*(family: Family, req: CompileRequest, compiler: CompilerInfo) {
+    const run = Effect.fn("Pipeline.run")(function*(family: Family, request: CompileRequest, compiler: CompilerInfo) {
       const clock = performance.now()
       const started = Date.now()
-      const job = yield* family.prepare(req, compiler)
+      const job = yield* family.prepare(request, compiler)
       if (job._tag !== "Job") return skipped(job)
-      const { kind } = job
+      const { kind, req } = job
       let writeMs = 0
       // Restores timed, for the stats' output writes.
       const outputs: Outputs = {
@@ -94,7 +94,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       const finished = (ran: Ran, out: CompilerOutput | undefined) =>
         Effect.gen(function*() {
           if (ran._tag === "Unrunnable" || out === undefined) return { done: miss(ran, runLocally(ran._tag === "Unrunnable" ? ran.reason : "compile failed")) }
-          const reply = compiled(out.exitCode, out.stdout, out.stderr)
+          const reply = compiled(out.exitCode, out.stdout, out.stderr, out.signal)
           if (out.exitCode !== 0) return { done: miss(ran, reply) }
           const entry = yield* outputs.collect(out, ran.since)
           if (entry === undefined) return { done: miss(ran, reply, "output file missing") }
@@ -163,7 +163,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       const compile = Effect.gen(function*() {
         const ran = yield* execute(job.args)
         // Nothing to store under: the reply is all there is.
-        if (key === undefined) return miss(ran, ran._tag === "Ran" ? compiled(ran.out.exitCode, ran.out.stdout, ran.out.stderr) : runLocally(ran.reason))
+        if (key === undefined) return miss(ran, ran._tag === "Ran" ? compiled(ran.out.exitCode, ran.out.stdout, ran.out.stderr, ran.out.signal) : runLocally(ran.reason))
         const f = yield* finished(ran, ran._tag === "Ran" ? ran.out : undefined)
         if ("done" in f) return f.done
         // Checked before replying: once make has the outputs it may change them.

@@ -4,16 +4,17 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { relativizeArg } from "../../cache/BaseDirs.ts"
+import { keyPath, logicalCwd, rebaseGccArgs } from "../../cache/BaseDirs.ts"
 import { cKey } from "../../cache/CKey.ts"
 import { FileDigests } from "../../cache/FileDigests.ts"
-import { manifestKey } from "../../cache/Manifest.ts"
+import { depTargets, manifestKey } from "../../cache/Manifest.ts"
+import { nonRegularOutput } from "../../cache/OutputWriter.ts"
 import type { CompilerInfo } from "../../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../../compiler/CompilerRunner.ts"
 import { parseDepFile } from "../../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../../compiler/GccArgs.ts"
 import { IncludeSearch } from "../../compiler/IncludeSearch.ts"
-import { statsKind } from "../../compiler/Language.ts"
+import { assemblerReadsFiles, statsKind } from "../../compiler/Language.ts"
 import { expandResponseFiles } from "../../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../../config/Config.ts"
 import { Jobserver } from "../../jobserver/Jobserver.ts"
@@ -46,7 +47,13 @@ export const cpuFingerprint = (() => {
  * was built: -g without a prefix map hiding the working directory, or a recorded command line.
  */
 export const relocatable = (c: GccCompilation, cwd: string): boolean =>
-  !c.recordsSwitches && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
+  !c.recordsSwitches && !c.recordsOutputPath && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
+
+/** Arguments and paths as a key spells them: rebased under base directories (see keyPath) when relocatable. */
+const spelling = (view: PathView, cwd: string) => ({
+  args: view.relocatable ? (a: ReadonlyArray<string>) => rebaseGccArgs(a, cwd, view.bases) : (a: ReadonlyArray<string>) => [...a],
+  path: view.relocatable ? (f: string) => keyPath(f, cwd, view.bases) : (f: string) => f
+})
 
 /** Depend mode: the compile itself lists what it read, in its own .d or in one of ours. */
 const dependOn = (req: CompileRequest, c: GccCompilation): Depend => {
@@ -71,13 +78,14 @@ export const gccFamily = Effect.gen(function*() {
   const search = yield* IncludeSearch
 
   /** Preprocessor mode: the key's text is the preprocessor's output, which also writes the .d. */
-  const preprocessorKey = (req: CompileRequest, compiler: CompilerInfo, c: GccCompilation, view: PathView, cpu: string) =>
+  const preprocessorKey = (req: CompileRequest, compiler: CompilerInfo, c: GccCompilation, view: PathView, cpu: string, files: ReadonlyArray<string>) =>
     Effect.gen(function*() {
       let sourceDigest: string
       let read: ReadonlyArray<string>
       if (c.hashInputDirectly) {
         const data = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.input)).catch(() => undefined))
         if (data === undefined) return skip("input file missing")
+        if (c.language === "assembler" && assemblerReadsFiles(data)) return skip("unsupported code directive (.incbin/.include)")
         sourceDigest = createHash("sha256").update(data).digest("hex")
         read = [c.input]
       } else {
@@ -91,7 +99,8 @@ export const gccFamily = Effect.gen(function*() {
       const key = cKey({
         compiler,
         driver: req.exe,
-        compilation: view.relocatable ? { ...c, keyArgs: c.keyArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) } : c,
+        compilation: { ...c, keyArgs: spelling(view, req.cwd).args(c.keyArgs) },
+        files,
         cwd: req.cwd,
         env: req.env,
         sourceDigest,
@@ -102,14 +111,25 @@ export const gccFamily = Effect.gen(function*() {
 
   const family: Family = {
     accepts: (compiler) => compiler.family === "gcc" || compiler.family === "clang",
-    prepare: Effect.fn("GccFamily.prepare")(function*(req: CompileRequest, compiler: CompilerInfo) {
+    prepare: Effect.fn("GccFamily.prepare")(function*(request: CompileRequest, compiler: CompilerInfo) {
+      const req = { ...request, cwd: logicalCwd(request.cwd, request.env["PWD"]) }
       const args = expandResponseFiles(req.args, readUtf8(req.cwd))
       if (args === undefined) return skip("response files nested too deep")
-      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc")
+      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc", req.env)
       if (parsed._tag === "NotCacheable") return skip(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
+      const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
+      if (special !== undefined) return skip(special)
       const view = pathView(relocatable(c, req.cwd), req.cwd, config.basedirs)
+      const spell = spelling(view, req.cwd)
       const cpu = c.nativeCpu ? cpuFingerprint() : ""
+      // Files options name (sanitizer lists, profiles, specs): their content is part of every key.
+      const files: Array<string> = []
+      for (const f of c.keyFiles) {
+        const d = digests.digest(path.resolve(req.cwd, f))
+        if (d === undefined) return skip("option names an unreadable file or a directory")
+        files.push(`${spell.path(f)}\0${d.digest}`)
+      }
 
       let direct: Direct | undefined
       if (config.direct && c.directModeOk && !c.hashInputDirectly) {
@@ -123,15 +143,17 @@ export const gccFamily = Effect.gen(function*() {
               compiler,
               driver: req.exe,
               compilation: c,
-              args: view.relocatable ? c.directArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) : c.directArgs,
-              input: view.key(c.input),
+              args: [...spell.args(c.directArgs), ...files],
+              input: spell.path(c.input),
               inputDigest: input.digest,
               cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
               env: req.env,
               cpu
             }),
             view,
+            input: c.input,
             depFile: c.dep?.file,
+            depTargets: depTargets(c),
             searchDirs: search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env }),
             // -MMD leaves system headers out: only a full list can stand for the compile.
             depend: c.dep === undefined || c.dep.full ? dependOn(req, c) : undefined
@@ -140,11 +162,12 @@ export const gccFamily = Effect.gen(function*() {
       }
       return {
         _tag: "Job",
+        req,
         kind: statsKind(c.language, compiler.family),
         outputs: fixedOutputs(req, [{ role: "obj", file: c.output }, ...c.sideOutputs]),
         args: req.args,
         direct,
-        key: preprocessorKey(req, compiler, c, view, cpu)
+        key: preprocessorKey(req, compiler, c, view, cpu, files)
       } satisfies Job
     })
   }

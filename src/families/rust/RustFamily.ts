@@ -115,8 +115,12 @@ export const rustFamily = Effect.gen(function*() {
   // moments after it was written, when FileDigests would read and hash it again.
   const produced = new Map<string, { readonly stamp: string; readonly digest: string }>()
   const stampOf = (file: string) => {
-    const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
-    return st === undefined ? undefined : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+    try {
+      const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
+      return st === undefined ? undefined : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+    } catch {
+      return undefined // a symlink loop, a directory that can't be searched: no stamp
+    }
   }
   const remember = (file: string, digest: string | undefined) => {
     const stamp = stampOf(file)
@@ -294,6 +298,7 @@ export const rustFamily = Effect.gen(function*() {
       const at: Place = { cwd: req.cwd, outDir: c.outDir, basedirs: config.basedirs, env: req.env }
       return {
         _tag: "Job",
+        req,
         kind: KIND,
         outputs: outputsOf(req, c, at),
         args: req.args,
