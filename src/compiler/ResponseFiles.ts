@@ -29,12 +29,13 @@ export const splitResponseFile = (text: string): Array<string> => {
 }
 
 /**
- * Replaces every `@file` by the arguments it holds, recursively. A file that can't be read stays
+ * Replaces every `@file` by the arguments it holds (split by `split`: gcc's rules unless told), recursively. A file that can't be read stays
  * as it is, as the compiler would leave it; `undefined` comes back when the nesting is too deep.
  */
 export const expandResponseFiles = (
   args: ReadonlyArray<string>,
   read: (file: string) => string | undefined,
+  split: (text: string) => Array<string> = splitResponseFile,
   depth = 0
 ): Array<string> | undefined => {
   if (depth > 16) return undefined
@@ -45,7 +46,7 @@ export const expandResponseFiles = (
       out.push(arg)
       continue
     }
-    const inner = expandResponseFiles(splitResponseFile(text), read, depth + 1)
+    const inner = expandResponseFiles(split(text), read, split, depth + 1)
     if (inner === undefined) return undefined
     out.push(...inner)
   }
