@@ -20,11 +20,16 @@ export const fixedOutputs = (req: CompileRequest, files: ReadonlyArray<{ readonl
     for (const f of placed) yield* writeAtomically(path.resolve(req.cwd, f.file), f.data, mode)
     return { stdout: entry.stdout, stderr: entry.stderr }
   }),
-  collect: (out) =>
+  collect: (out, since) =>
     Effect.promise(async () => {
       const read: Array<CacheEntry["files"][number]> = []
       for (const { role, file } of files) {
-        const data = await fsp.readFile(path.resolve(req.cwd, file)).catch(() => undefined)
+        const at = path.resolve(req.cwd, file)
+        // One the compile didn't write (it wrote elsewhere than the arguments say) is not its output.
+        // The file system's clock may run a little behind ours: allow a second.
+        const st = await fsp.stat(at).catch(() => undefined)
+        if (st === undefined || st.mtimeMs < since - 1000) return undefined
+        const data = await fsp.readFile(at).catch(() => undefined)
         if (data === undefined) return undefined
         read.push({ role, mode: 0o644, data })
       }

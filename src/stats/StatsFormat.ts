@@ -92,15 +92,16 @@ export const formatStatsText = (r: StatsReport): string => {
 /** Pure: `--stats-format json`, in sccache's shape (`stats.cache_hits.counts`, …). */
 export const formatStatsJson = (r: StatsReport): string => {
   const s = r.stats
-  const counts = (m: Record<string, number>) => ({ counts: m, adv_counts: {} })
+  const { adv, ...plain } = s
+  const counts = (m: keyof typeof adv) => ({ counts: s[m], adv_counts: adv[m] })
   return JSON.stringify({
     stats: {
-      ...s,
-      cache_hits: counts(s.cache_hits),
-      cache_misses: counts(s.cache_misses),
-      direct_hits: counts(s.direct_hits),
-      preprocessor_hits: counts(s.preprocessor_hits),
-      cache_errors: counts(s.cache_errors)
+      ...plain,
+      cache_hits: counts("cache_hits"),
+      cache_misses: counts("cache_misses"),
+      direct_hits: counts("direct_hits"),
+      preprocessor_hits: counts("preprocessor_hits"),
+      cache_errors: counts("cache_errors")
     },
     cache_location: r.cache_location,
     basedirs: r.basedirs,

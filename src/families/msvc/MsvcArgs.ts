@@ -104,10 +104,12 @@ const OPTIONS: ReadonlyArray<OptionSpec> = [
 const CLANG_MODES = /^-(E|S|M.*|o.*|fsyntax-only|save-temps.*|emit-.*|ftime-trace.*|fmodules.*|include-pch|###|v)$/
 
 /** The option an argument spells, with its value, or undefined for an input (or an option the table leaves alone). */
-const matchOption = (arg: string, next: string | undefined): { spec: OptionSpec; value: string | undefined; used: number } | undefined => {
+const matchOption = (arg: string, next: string | undefined, colonOutput: boolean): { spec: OptionSpec; value: string | undefined; used: number } | undefined => {
   if (!(arg.startsWith("/") || arg.startsWith("-")) || arg.length < 2) return undefined
   const body = arg.slice(1)
   for (const spec of OPTIONS) {
+    // Drivers without the `/Fo:` spelling read it as /Fo with a name that starts with a colon.
+    if (spec.name === "Fo:" && !colonOutput) continue
     // `-o` is clang's spelling only; `/o` is nothing.
     if (spec.name === "o" && !arg.startsWith("-")) continue
     if (spec.form === "flag") {
@@ -127,9 +129,9 @@ const SOURCE = /\.(c|cc|cpp|cxx|c\+\+|C|CPP)$/
 
 /**
  * Pure: `isDir` says whether a path is an existing directory (`/Fo` names a directory when it
- * ends with a separator or is one).
+ * ends with a separator or is one); `colonOutput`, whether the driver knows the `/Fo:` spelling.
  */
-export const parseMsvcArgs = (args: ReadonlyArray<string>, isDir: (p: string) => boolean = () => false): MsvcParse => {
+export const parseMsvcArgs = (args: ReadonlyArray<string>, isDir: (p: string) => boolean = () => false, colonOutput = true): MsvcParse => {
   let compile = false
   let output: string | undefined
   let forced: "c" | "c++" | undefined
@@ -145,7 +147,7 @@ export const parseMsvcArgs = (args: ReadonlyArray<string>, isDir: (p: string) =>
 
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
-    const m = matchOption(arg, args[i + 1])
+    const m = matchOption(arg, args[i + 1], colonOutput)
     if (m === undefined) {
       // Not an option the table knows: a source by its name, else an option that goes into the key.
       if (SOURCE.test(arg) || !(arg.startsWith("/") || arg.startsWith("-"))) {

@@ -17,6 +17,12 @@ import { readUtf8 } from "../gcc/GccFamily.ts"
 import { type MsvcCompilation, parseMsvcArgs, parseShowIncludes, splitWindowsCommandLine, withoutShowIncludes } from "./MsvcArgs.ts"
 import { msvcKey, msvcManifestKey } from "./MsvcKey.ts"
 
+/** clang-cl learnt the `/Fo:` spelling late (clang 14 reads it as `/Fo` and a name starting with a colon). */
+export const knowsColonOutput = (compiler: CompilerInfo): boolean => {
+  const major = /clang version (\d+)/.exec(compiler.version)?.[1]
+  return compiler.family !== "clang" || (major !== undefined && Number(major) >= 16)
+}
+
 const isDir = (cwd: string) => (p: string) => fs.statSync(path.resolve(cwd, p), { throwIfNoEntry: false })?.isDirectory() === true
 
 /** cl.exe syntax: clang-cl, or clang told `--driver-mode=cl`. */
@@ -51,7 +57,7 @@ export const msvcFamily = Effect.gen(function*() {
     prepare: Effect.fn("MsvcFamily.prepare")(function*(req: CompileRequest, compiler: CompilerInfo) {
       const args = expandResponseFiles(req.args, readUtf8(req.cwd), splitWindowsCommandLine)
       if (args === undefined) return skip("response files nested too deep")
-      const parsed = parseMsvcArgs(args, isDir(req.cwd))
+      const parsed = parseMsvcArgs(args, isDir(req.cwd), knowsColonOutput(compiler))
       if (parsed._tag === "NotCacheable") return skip(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
       const view = pathView(!c.recordsPaths, req.cwd, config.basedirs)
@@ -67,8 +73,9 @@ export const msvcFamily = Effect.gen(function*() {
             depFile: undefined,
             depTargets: [],
             searchDirs: searchDirs(JSON.stringify([req.exe, compiler.identity, req.cwd, c.probeArgs, req.env["INCLUDE"] ?? ""]), { req, c }),
-            // Depend mode: /showIncludes lists every header as it is opened; lines the user didn't ask for are taken out.
-            depend: {
+            // Depend mode: /showIncludes lists every header as it is opened; lines the user didn't ask for are
+            // taken out. Not where the object records its command line (/Z7): preprocessor mode learns it.
+            depend: c.recordsPaths && !c.showIncludes ? undefined : {
               args: c.showIncludes ? req.args : [...req.args, "/showIncludes"],
               finish: (out) =>
                 Effect.succeed({
