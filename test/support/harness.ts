@@ -17,7 +17,8 @@ export interface Run {
 }
 
 export const run = (cmd: string, args: ReadonlyArray<string>, opts: { cwd: string; env?: NodeJS.ProcessEnv }): Run => {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env })
+  // Room for a compile's 20 MB of warnings (the default buffer is 1 MiB).
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, maxBuffer: 1 << 30 })
   if (r.error) throw r.error
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
