@@ -49,7 +49,10 @@ export class PreprocessedText {
   incbin = false
   private readonly hash = createHash("sha256")
   private tail = ""
-  constructor(private readonly mapPath?: (file: string) => string) {}
+  private readonly mapPath: ((file: string) => string) | undefined
+  constructor(mapPath?: (file: string) => string) {
+    this.mapPath = mapPath
+  }
   push(chunk: string): void {
     const text = this.tail + chunk
     const end = text.lastIndexOf("\n") + 1
@@ -71,7 +74,8 @@ export class PreprocessedText {
       const m = /^# \d+ "((?:[^"\\]|\\.)*)"/.exec(line)
       if (m !== null) {
         const file = m[1]!.replace(/\\(.)/g, "$1")
-        if (!file.startsWith("<")) this.files.add(file)
+        // Not `<built-in>`, nor gcc -g's `# 1 "/cwd//"`, which names the working directory, not a file read.
+        if (!file.startsWith("<") && !file.endsWith("/")) this.files.add(file)
         if (this.mapPath !== undefined) {
           this.hash.update(text.slice(from, at))
           const mapped = file.startsWith("<") ? file : this.mapPath(file)

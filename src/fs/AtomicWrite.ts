@@ -17,7 +17,7 @@ export const writeFileAtomically = async (
 ): Promise<void> => {
   const tmp = path.join(path.dirname(file), tempName())
   try {
-    await fs.writeFile(tmp, data, { flag: "wx" })
+    await fs.writeFile(tmp, data, { flag: "wx", ...(opts.mode === undefined ? {} : { mode: opts.mode }) })
     // Explicitly, because the writer's umask is not necessarily that of who asked for the file.
     if (opts.mode !== undefined) await fs.chmod(tmp, opts.mode)
     // Whoever asked is gone: the old file stays as it was.
