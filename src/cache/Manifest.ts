@@ -2,8 +2,9 @@ import { Exit, Schema } from "effect"
 import * as path from "node:path"
 import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import type { GccCompilation } from "../compiler/GccArgs.ts"
+import { INCLUDE_PATH_ENV } from "../compiler/GccOptions.ts"
 import { decodeEntry, encodeEntry, type EntryTooLarge } from "./CacheEntry.ts"
-import { keyEnv } from "./CKey.ts"
+import { KEY_ENV, keyEnv } from "./CKey.ts"
 import { KeyBuilder } from "./KeyBuilder.ts"
 
 /**
@@ -31,7 +32,7 @@ const MANIFEST_VERSION = "sccache-ts/manifest/1"
 export const MAX_CANDIDATES = 16
 
 /** Environment that changes which headers are found, on top of what changes the result. */
-const SEARCH_ENV = ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH"]
+const SEARCH_ENV = INCLUDE_PATH_ENV.filter((v) => !KEY_ENV.includes(v))
 
 export interface ManifestKeyInputs {
   readonly compiler: CompilerInfo
