@@ -263,3 +263,68 @@ describe("a poisoned Redis", () => {
     expect(daemonPids(sb)).toHaveLength(1)
   }, HANG_GUARD)
 })
+
+describe("a poisoned Rust entry on disk", () => {
+  const ARGS = ["--crate-name", "poison", "--edition=2021", "src/lib.rs", "--crate-type", "lib", "--emit=dep-info,metadata,link", "--out-dir", "out"]
+  const ENV = { FOO: "bar", AWS_SECRET_ACCESS_KEY: "topsecret-value" }
+
+  /** The stored entry of the crate: its file, key and contents. */
+  const rustEntry = async (sb: Sandbox) => {
+    const root = path.join(sb.env["SCCACHE_DIR"]!, "sccache-ts-v1")
+    for (let i = 0; i < 200; i++) {
+      const files = fs.existsSync(root) ? (fs.readdirSync(root, { recursive: true }) as Array<string>).filter((f) => /[0-9a-f]{64}$/.test(f)) : []
+      for (const f of files) {
+        const key = path.basename(f)
+        const entry = await decodeEntry(key, fs.readFileSync(path.join(root, f)))
+        if (!(entry instanceof Error) && entry.files.some((x) => x.role === "lib*.rlib")) return { file: path.join(root, f), key, entry }
+      }
+      await sleep(50)
+    }
+    throw new Error("no Rust entry was stored")
+  }
+  const replace = async (file: string, key: string, entry: CacheEntry) => {
+    const blob = await encodeEntry(key, entry)
+    if (blob instanceof Error) throw blob
+    fs.writeFileSync(file, blob)
+  }
+  const rustHits = (sb: Sandbox) => sb.stats().stats.cache_hits.counts["Rust"] ?? 0
+
+  it("`# env-dep:` lines it adds get no value: the client's secret never reaches the .d", async () => {
+    const sb = sandbox()
+    sb.write("src/lib.rs", 'pub fn f() -> &\'static str { env!("FOO") }\n')
+    fs.mkdirSync(path.join(sb.dir, "out"))
+    expect(sb.sccache(["rustc", ...ARGS], { env: ENV }).code).toBe(0)
+    const { file, key, entry } = await rustEntry(sb)
+    await replace(file, key, {
+      ...entry,
+      files: entry.files.map((f) => (f.role === "*.d" ? { ...f, data: Buffer.concat([f.data, Buffer.from("# env-dep:AWS_SECRET_ACCESS_KEY\n")]) } : f))
+    })
+    // cargo makes --out-dir before it runs rustc.
+    fs.rmSync(path.join(sb.dir, "out"), { recursive: true })
+    fs.mkdirSync(path.join(sb.dir, "out"))
+    const hits = rustHits(sb)
+    expect(sb.sccache(["rustc", ...ARGS], { env: ENV }).code).toBe(0)
+    expect(rustHits(sb)).toBe(hits + 1)
+    const dep = fs.readFileSync(path.join(sb.dir, "out", "poison.d"), "utf8")
+    expect(dep).toContain("# env-dep:FOO=bar")
+    expect(dep).toContain("# env-dep:AWS_SECRET_ACCESS_KEY\n")
+    expect(dep).not.toContain("topsecret-value")
+  }, HANG_GUARD)
+
+  it("files it adds beyond what the compile makes are never written to --out-dir", async () => {
+    const sb = sandbox()
+    sb.write("src/lib.rs", "pub fn g() -> u32 { 7 }\n")
+    fs.mkdirSync(path.join(sb.dir, "out"))
+    expect(sb.sccache(["rustc", ...ARGS], { env: ENV }).code).toBe(0)
+    const plain = fs.readdirSync(path.join(sb.dir, "out")).sort()
+    expect(plain).toContain("libpoison.rlib")
+    const { file, key, entry } = await rustEntry(sb)
+    await replace(file, key, { ...entry, files: [...entry.files, { role: "lib*.so", mode: 0o755, data: Buffer.from("EVIL") }] })
+    // cargo makes --out-dir before it runs rustc.
+    fs.rmSync(path.join(sb.dir, "out"), { recursive: true })
+    fs.mkdirSync(path.join(sb.dir, "out"))
+    expect(sb.sccache(["rustc", ...ARGS], { env: ENV }).code).toBe(0)
+    expect(fs.readdirSync(path.join(sb.dir, "out")).sort()).toEqual(plain)
+    expect(plain).not.toContain("libpoison.so")
+  }, HANG_GUARD)
+})
