@@ -17,7 +17,7 @@ import type { CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, relativizeArg, relativizePath } from "./BaseDirs.ts"
 import type { CacheEntry } from "./CacheEntry.ts"
-import { cKey } from "./CKey.ts"
+import { cKey, withExtraFiles } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
 import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
@@ -256,18 +256,19 @@ export class CCompile extends Context.Service<CCompile, {
       c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
 
     /** `since` is a performance.now() reading: a hit takes a few milliseconds, below Date's grain. */
-    const hitStats = (lang: string, since: number, direct: boolean) =>
+    const hitStats = (lang: string, family: string, since: number, direct: boolean) =>
       count((s) => {
         bump(s.cache_hits, lang)
+        bump(s.adv_cache_hits, `${lang} [${family}]`)
         bump(direct ? s.direct_hits : s.preprocessor_hits, lang)
         record(s.cache_read_hit_duration, performance.now() - since)
       })
 
     /** Runs the real compile; success gives the outputs read back, ready to store. */
-    const runCompile = Effect.fn("CCompile.runCompile")(function*(req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>, lang: string) {
+    const runCompile = Effect.fn("CCompile.runCompile")(function*(req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>, lang: string, family: string) {
       yield* count((s) => {
         bump(s.cache_misses, lang)
-        s.requests_executed++
+        bump(s.adv_cache_misses, `${lang} [${family}]`)
       })
       const compileStarted = Date.now()
       const out = yield* jobs.withToken(runner.run(req.exe, args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
@@ -295,6 +296,8 @@ export class CCompile extends Context.Service<CCompile, {
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
       const lang = statsLanguage(c.language)
+      const env = withExtraFiles(req.env, req.cwd, (f) => digests.digest(f)?.digest)
+      if ("missing" in env) return yield* notCached(`SCCACHE_EXTRAFILES: cannot read ${env.missing}`)
       const started = Date.now()
       const clock = performance.now()
       const view = pathView(c, req.cwd, config.basedirs)
@@ -314,7 +317,7 @@ export class CCompile extends Context.Service<CCompile, {
           input: view.key(c.input),
           inputDigest: input.digest,
           cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
-          env: req.env,
+          env,
           cpu
         })
         if (input.timeMacros || preprocessorOnly.has(mkey)) mkey = undefined
@@ -334,7 +337,7 @@ export class CCompile extends Context.Service<CCompile, {
               )
               if (!wrote) return undefined
             }
-            yield* hitStats(lang, clock, true)
+            yield* hitStats(lang, compiler.family, clock, true)
             return compiled(entry.exitCode, entry.stdout, entry.stderr)
           }
           return undefined
@@ -351,7 +354,7 @@ export class CCompile extends Context.Service<CCompile, {
           const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
           const compileArgs = tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep]
           if (config.recache) yield* count((s) => void s.forced_recaches++)
-          const done = yield* runCompile(req, c, compileArgs, lang)
+          const done = yield* runCompile(req, c, compileArgs, lang, compiler.family)
           const depText = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined))
           if (tmpDep !== undefined) yield* Effect.promise(() => fsp.rm(tmpDep, { force: true }))
           if (done._tag === "Unrunnable") return runLocally(done.reason)
@@ -400,7 +403,7 @@ export class CCompile extends Context.Service<CCompile, {
         driver: req.exe,
         compilation: view.relocatable ? { ...c, keyArgs: c.keyArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) } : c,
         cwd: req.cwd,
-        env: req.env,
+        env,
         sourceDigest,
         cpu
       })
@@ -411,7 +414,7 @@ export class CCompile extends Context.Service<CCompile, {
         const entry = yield* cache.lookup(key)
         if (entry === undefined) return undefined
         if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
-          yield* hitStats(lang, clock, false)
+          yield* hitStats(lang, compiler.family, clock, false)
           const depText = yield* readDep(req, c)
           const background = yield* cache.writeLater(mkey === undefined ? [] : [mkey], learn(depText))
           return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background }
@@ -428,7 +431,7 @@ export class CCompile extends Context.Service<CCompile, {
       }
 
       const miss = Effect.gen(function*() {
-        const done = yield* runCompile(req, c, req.args, lang)
+        const done = yield* runCompile(req, c, req.args, lang, compiler.family)
         if (done._tag === "Unrunnable") return runLocally(done.reason)
         if (done._tag === "Failed") return done.reply
         // Checked before replying: once make has the outputs it may change them.

@@ -1,4 +1,5 @@
 import { Data } from "effect"
+import { DEFAULT_ZSTD_LEVEL } from "../config/Config.ts"
 import { createHash } from "node:crypto"
 import * as zlib from "node:zlib"
 
@@ -24,7 +25,8 @@ const FORMAT = 1
  * Layout: "SCTS" | format u8 | sha256(body) 32 bytes | zstd(body), where body is a u32 header
  * length, the JSON header, then stdout, stderr and each file's bytes in header order.
  */
-export const encodeEntry = (entry: CacheEntry): Uint8Array => {
+/** `level`: zstd's (`SCCACHE_CACHE_ZSTD_LEVEL`). */
+export const encodeEntry = (entry: CacheEntry, level = DEFAULT_ZSTD_LEVEL): Uint8Array => {
   const header = Buffer.from(JSON.stringify({
     exitCode: entry.exitCode,
     stdout: entry.stdout.length,
@@ -36,7 +38,7 @@ export const encodeEntry = (entry: CacheEntry): Uint8Array => {
   len.writeUInt32BE(header.length, 0)
   const body = Buffer.concat([len, header, entry.stdout, entry.stderr, ...entry.files.map((f) => f.data)])
   const digest = createHash("sha256").update(body).digest()
-  const packed = zlib.zstdCompressSync(body, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } })
+  const packed = zlib.zstdCompressSync(body, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } })
   return Buffer.concat([MAGIC, Buffer.from([FORMAT]), digest, packed])
 }
 

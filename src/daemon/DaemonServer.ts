@@ -20,6 +20,8 @@ export interface ServerOptions {
   /** Shown by --show-stats, as sccache does. */
   readonly basedirs: ReadonlyArray<string>
   readonly direct: boolean
+  /** The settings given that sccache-ts ignores, named after the cache location in --show-stats. */
+  readonly notice?: string
 }
 
 const listen = (server: net.Server, where: string) =>
@@ -123,7 +125,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   type: "stats",
                   stats: {
                     stats: snapshot,
-                    cache_location: storage.location,
+                    cache_location: opts.notice === undefined ? storage.location : `${storage.location} (${opts.notice})`,
                     basedirs: opts.basedirs,
                     use_preprocessor_cache_mode: opts.direct,
                     cache_size: size.current ?? null,
