@@ -32,6 +32,9 @@ export class EntryCache extends Context.Service<EntryCache, {
     // Test layers may leave the configuration out: sccache's default level then.
     const config = yield* Effect.serviceOption(DaemonConfig)
     const zstdLevel = config._tag === "Some" ? config.value.zstdLevel : DEFAULT_ZSTD_LEVEL
+    // A read-only storage (its probe, or SCCACHE_*_RW_MODE) would take writes and drop them: none is
+    // made, so none is counted as a cache write.
+    const writable = (yield* storage.check.pipe(Effect.orElseSucceed(() => "read-write" as const))) === "read-write"
     // A lookup waits for a write of the same key that is under way: the compile right after the
     // one that stored it (the next build step, a second checkout) must see it.
     const writing = new Map<string, Deferred.Deferred<void>>()
@@ -57,6 +60,7 @@ export class EntryCache extends Context.Service<EntryCache, {
     })
     /** `entry`: a compile's result, counted in cache_writes as sccache does (manifests are not). */
     const storeBlob = Effect.fn("EntryCache.storeBlob")(function*(key: string, blob: Uint8Array, entry = false) {
+      if (!writable) return
       const started = Date.now()
       yield* storage.put(key, blob).pipe(
         Effect.andThen(stats.update((s) => {

@@ -89,7 +89,7 @@ const fail = (variable: string, message: string) => new ConfigError({ variable, 
  * malformed URLs too, which are the ones echoed: everything up to the last `@` is the user part.
  */
 export const redactUrl = (text: string): string => {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)?(.*)@/i.exec(text)
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?([\s\S]*)@/i.exec(text)
   if (m === null) return text
   const userinfo = m[2]!
   const colon = userinfo.indexOf(":")
