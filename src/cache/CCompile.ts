@@ -17,14 +17,16 @@ import type { CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
 import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
-import { cKey, withExtraFiles } from "./CKey.ts"
+import { KeyHistory } from "../explain/KeyHistory.ts"
+import { keyInputsOf } from "../explain/KeyInputs.ts"
+import { cKey, keyEnv, withExtraFiles } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
 import { addCandidate, candidateReachable, decodeManifest, dependResultKey, depTargets, encodeManifest, includeRoots, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates, verifiedDepText } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
 
-const readUtf8 = (cwd: string) => (file: string): string | undefined => {
+export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   try {
     return fs.readFileSync(path.resolve(cwd, file), "utf8")
   } catch {
@@ -99,6 +101,7 @@ export class CCompile extends Context.Service<CCompile, {
     const jobs = yield* Jobserver
     const config = yield* DaemonConfig
     const digests = yield* FileDigests
+    const history = yield* KeyHistory
     const search = yield* IncludeSearch
     /**
      * Manifest keys whose files use time macros (or __FILE__ under base directories): the result
@@ -314,6 +317,12 @@ export class CCompile extends Context.Service<CCompile, {
       const clock = performance.now()
       const view = pathView(c, req.cwd, config.basedirs)
       const cpu = c.nativeCpu ? cpuFingerprint() : ""
+      // What --explain and the debug log compare a miss against.
+      const remember = (key: string, read: ReadonlyArray<string>, outcome: "hit" | "miss") =>
+        history.record(keyInputsOf({
+          key, ...(mkey === undefined ? {} : { manifest: mkey }), cwd: req.cwd, input: c.input, output: c.output,
+          compiler: compiler.identity, args: c.directArgs, env: keyEnv(env), read
+        }, (f) => digests.digest(f)?.digest), outcome)
       // Files options name (sanitizer lists, profiles, specs): their content is part of every key.
       const fileDigests: Array<string> = []
       for (const f of c.keyFiles) {
@@ -365,6 +374,7 @@ export class CCompile extends Context.Service<CCompile, {
               if (!wrote) return undefined
             }
             yield* hitStats(lang, compiler.family, clock, true)
+            yield* remember(cand.result, cand.includes.map(([f]) => f), "hit")
             return compiled(entry.exitCode, entry.stdout, entry.stderr)
           }
           return undefined
@@ -399,6 +409,7 @@ export class CCompile extends Context.Service<CCompile, {
             return done.reply
           }
           const result = dependResultKey(key, includes)
+          yield* remember(result, read, "miss")
           const learnDepend = candidateFor(req, compiler, c, view, started, result, read, c.dep === undefined ? undefined : depText, includes)
           const background = yield* cache.writeLater([result, key], cache.store(result, done.entry).pipe(
             Effect.andThen(learnDepend),
@@ -444,6 +455,7 @@ export class CCompile extends Context.Service<CCompile, {
         if (entry === undefined) return undefined
         if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
           yield* hitStats(lang, compiler.family, clock, false)
+          yield* remember(key, read, "hit")
           const depText = yield* readDep(req, c)
           const background = yield* cache.writeLater(mkey === undefined ? [] : [mkey], learn(depText))
           return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background }
@@ -460,6 +472,7 @@ export class CCompile extends Context.Service<CCompile, {
       }
 
       const miss = Effect.gen(function*() {
+        yield* remember(key, read, "miss")
         const done = yield* runCompile(req, c, req.args, lang, compiler.family)
         if (done._tag === "Unrunnable") return runLocally(done.reason)
         if (done._tag === "Failed") return done.reply

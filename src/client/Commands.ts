@@ -6,6 +6,8 @@ import { BUILD_ID, VERSION } from "../version.ts"
 import { emptyStats } from "../stats/Stats.ts"
 import { formatStatsJson, formatStatsText, type StatsReport } from "../stats/StatsFormat.ts"
 import { clientLayer } from "./ClientMain.ts"
+import { compileRequest } from "./Exchange.ts"
+import { resolveCompiler } from "./ResolveCompiler.ts"
 import { DaemonClient } from "./DaemonClient.ts"
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -16,6 +18,8 @@ export type Command =
   | { readonly _tag: "StartServer" }
   | { readonly _tag: "StopServer"; readonly format: "text" | "json" }
   | { readonly _tag: "Version" }
+  /** `--explain gcc -c a.c`: why that compile would miss; without a compiler, every known manifest. */
+  | { readonly _tag: "Explain"; readonly compiler: ReadonlyArray<string> }
   | { readonly _tag: "Help" }
 
 export const USAGE = `sccache-ts ${VERSION}: a shared compilation cache (sccache- and ccache-compatible)
@@ -31,6 +35,10 @@ Options:
   -z, --zero-stats            zero the statistics
       --start-server          start the background daemon
       --stop-server           stop the daemon and print its final statistics
+      --explain <compiler> [args]   why that compile would miss: the input that changed since the
+                              closest compile the daemon knows (source, header, argument, variable,
+                              compiler), and its direct-mode manifest
+      --debug-preprocessor-cache    every direct-mode manifest the daemon knows, file by file
   -V, --version               print the version
   -h, --help                  print this help
 
@@ -41,14 +49,19 @@ see docs/configuration.md
 
 /** Pure: sccache's command-line flags. Exactly one action; a format may go with the stats ones. */
 export const parseCommand = (args: ReadonlyArray<string>): Command | UsageError => {
-  let action: Command["_tag"] | undefined
+  let action: Exclude<Command["_tag"], "Explain"> | undefined
   let format: "text" | "json" = "text"
   let advanced = false
-  const set = (a: Command["_tag"]): UsageError | undefined => {
+  const set = (a: Exclude<Command["_tag"], "Explain">): UsageError | undefined => {
     if (action !== undefined && action !== a) return new UsageError({ message: "only one action flag may be given" })
     action = a
     return undefined
   }
+  // Everything after --explain is the compile, as it would be given to sccache-ts.
+  if (args[0] === "--explain") {
+    return args.length > 1 ? { _tag: "Explain", compiler: args.slice(1) } : new UsageError({ message: "--explain needs a compile: --explain gcc -c a.c" })
+  }
+  if (args.length === 1 && args[0] === "--debug-preprocessor-cache") return { _tag: "Explain", compiler: [] }
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     let err: UsageError | undefined
@@ -143,6 +156,20 @@ export const runCommand = (cmd: Command, env: Env) =>
         const reply = yield* client.request({ type: "zero-stats", build: BUILD_ID }).pipe(Effect.result)
         if (reply._tag === "Failure") return yield* fail(reply.failure.message)
         process.stdout.write("Statistics zeroed.\n")
+        return 0
+      }
+      case "Explain": {
+        const [name, ...rest] = cmd.compiler
+        const exe = name === undefined ? undefined : resolveCompiler(name, env["PATH"], process.cwd(), process.argv[1] ?? "")
+        if (name !== undefined && exe === undefined) return yield* fail(`cannot find compiler "${name}"`)
+        const compile = exe === undefined ? {} : { compile: compileRequest(exe, rest, env) }
+        const reply = yield* client.request({ type: "explain", build: BUILD_ID, ...compile }, { start: false }).pipe(Effect.result)
+        if (reply._tag === "Failure") {
+          process.stdout.write("no daemon is running: nothing is known about earlier compiles\n")
+          return 0
+        }
+        if (reply.success.type !== "explained") return yield* fail(`the daemon answered ${reply.success.type}`)
+        process.stdout.write(reply.success.lines.map((l) => `${l}\n`).join(""))
         return 0
       }
       case "StartServer": {

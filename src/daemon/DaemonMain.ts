@@ -11,6 +11,8 @@ import { loadConfig } from "../config/ConfigFile.ts"
 import { unsupportedNotice } from "../config/Variables.ts"
 import { ensureSocketDir } from "../config/SocketDir.ts"
 import { socketPath } from "../config/SocketPath.ts"
+import { Explain } from "../explain/Explain.ts"
+import { KeyHistory } from "../explain/KeyHistory.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import { LoggingLayer } from "../log/Logging.ts"
 import { Stats } from "../stats/Stats.ts"
@@ -46,9 +48,11 @@ const daemonLayer = (processEnv: Env, socket: string) => {
   const level = settings instanceof Error ? "warn" : settings.logLevel
   const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
   const shown = settings instanceof Error ? { basedirs: [], direct: true } : { basedirs: settings.basedirs, direct: settings.direct }
-  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid))
-  const full = (loaded instanceof ConfigError ? Layer.effect(CompileService, Effect.fail(loaded)) : CompileService.layer).pipe(
-    Layer.provide(Layer.mergeAll(CCompile.layer, RustCompile.layer)),
+  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid), KeyHistory.layer)
+  const compiles = loaded instanceof ConfigError
+    ? Layer.effect(CompileService, Effect.fail(loaded))
+    : CompileService.layer.pipe(Layer.provide(Layer.mergeAll(CCompile.layer, RustCompile.layer)))
+  const full = Layer.merge(compiles, Explain.layer).pipe(
     Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),
@@ -57,7 +61,7 @@ const daemonLayer = (processEnv: Env, socket: string) => {
     Layer.provideMerge(base)
   )
   const unavailable = (why: string) =>
-    CompileService.degraded(why).pipe(
+    Layer.merge(CompileService.degraded(why), Explain.degraded(why)).pipe(
       Layer.provideMerge(Layer.succeed(Storage, Storage.of({
         location: `unavailable (${why})`,
         get: () => Effect.succeed(undefined),

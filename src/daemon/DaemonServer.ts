@@ -10,6 +10,7 @@ import { decodeRequest, requestBuild } from "../protocol/RequestSchema.ts"
 import { BUILD_ID, VERSION } from "../version.ts"
 import { bump, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
+import { Explain } from "../explain/Explain.ts"
 import { CompileService } from "./CompileService.ts"
 import { lockName } from "../config/SocketPath.ts"
 
@@ -134,6 +135,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
   static readonly layer = (opts: ServerOptions) =>
     Layer.effect(DaemonServer, Effect.gen(function*() {
       const compiler = yield* CompileService
+      const explain = yield* Explain
       const stats = yield* Stats
       const storage = yield* Storage
       const context = yield* Effect.context<never>()
@@ -245,6 +247,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   }
                 }
               })))
+            case "explain":
+              return explain.explain(req.compile).pipe(Effect.map((lines) => ({ response: { type: "explained", lines } as Response })))
             case "zero-stats":
               return stats.zero.pipe(Effect.as({ response: { type: "ok" } as Response }))
             case "shutdown":

@@ -229,3 +229,40 @@ describe("--stats-format json beside the real sccache 0.4", () => {
     }
   })
 })
+
+describe("why a compile missed", () => {
+  it("--explain names the header, argument and variable that changed; the debug log names the header of a real miss", () => {
+    const sb = sandbox()
+    sb.write("inc/v.h", "#define V 1\n")
+    sb.write("v.c", '#include "v.h"\nint v(void) { return V; }\n')
+    const args = ["-c", "v.c", "-Iinc", "-o", "v.o"]
+    const explain = (extra: ReadonlyArray<string> = [], env: NodeJS.ProcessEnv = {}) =>
+      sb.sccache(["--explain", "gcc", ...args, ...extra], { env }).stdout.toString()
+    compile(sb, args)
+    expect(explain()).toMatch(/^hit: no input of v\.c changed since the compile of result [0-9a-f]{64}/)
+    sb.write("inc/v.h", "#define V 2\n")
+    expect(explain().split("\n")[0]).toBe("miss: the header inc/v.h changed")
+    expect(explain(["-O2"], { SCCACHE_C_CUSTOM_CACHE_BUSTER: "v2" }).split("\n").slice(0, 3)).toEqual([
+      "miss: the header inc/v.h changed",
+      "miss: argument -O2 added",
+      'miss: the variable SCCACHE_C_CUSTOM_CACHE_BUSTER changed: unset → "v2"'
+    ])
+    // The manifest of the closest compile, its header marked.
+    expect(explain()).toMatch(/^manifest [0-9a-f]{64}: 1 candidate\n {2}1\. result [0-9a-f]{64}\n(?: {5}.*\n)* {5}changed inc\/v\.h$/m)
+    compile(sb, args)
+    expect(total(sb.stats().stats.cache_misses)).toBe(2)
+    expect(sb.sccache(["--debug-preprocessor-cache"]).stdout.toString()).toMatch(/2 candidates/)
+    sb.stop()
+    const log = fs.readFileSync(sb.env["SCCACHE_ERROR_LOG"]!, "utf8")
+    expect(log).toMatch(/cache miss for \S*v\.c: no earlier compile of v\.c is known/)
+    expect(log).toMatch(/cache miss for \S*v\.c: the header inc\/v\.h changed/)
+  })
+
+  it("--explain without a daemon says nothing is known, and refuses a compiler it cannot find", () => {
+    const sb = sandbox()
+    expect(sb.sccache(["--explain", "gcc", "-c", "a.c"]).stdout.toString()).toBe("no daemon is running: nothing is known about earlier compiles\n")
+    const r = sb.sccache(["--explain", "no-such-cc", "-c", "a.c"])
+    expect(r.code).toBe(2)
+    expect(r.stderr.toString()).toBe('sccache-ts: error: cannot find compiler "no-such-cc"\n')
+  })
+})
