@@ -59,9 +59,9 @@ export interface StatsJson {
     cache_write_errors: number
     compile_fails: number
     not_cached: Record<string, number>
-    non_cacheable_calls: number
-    non_compilation_calls: number
-    unsupported_compiler_calls: number
+    requests_not_cacheable: number
+    requests_not_compile: number
+    requests_unsupported_compiler: number
     forced_recaches: number
     /** Per storage level: "disk", and the remote's "s3", "gcs", "redis" or "memcached". */
     levels: Record<string, LevelCounters>
