@@ -11,6 +11,7 @@ import { ensureSocketDir } from "../config/SocketDir.ts"
 import { socketPath } from "../config/SocketPath.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import { LoggingLayer } from "../log/Logging.ts"
+import { SpanTimingsLayer } from "../log/SpanTimings.ts"
 import { Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { storageLayer } from "../storage/StorageLayer.ts"
@@ -71,7 +72,7 @@ const daemonLayer = (env: Env, socket: string) => {
   )
   return DaemonServer.layer({ socket, idleTimeoutSeconds, ...shown }).pipe(
     Layer.provide(services),
-    Layer.provideMerge(LoggingLayer(level))
+    Layer.provideMerge(level === "trace" ? Layer.merge(LoggingLayer(level), SpanTimingsLayer) : LoggingLayer(level))
   )
 }
 
