@@ -23,6 +23,7 @@ import { type FileDigest, FileDigests } from "./FileDigests.ts"
 import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { writeAtomically } from "./OutputWriter.ts"
+import { decodedOnce } from "../storage/MemoryTier.ts"
 
 const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   try {
@@ -104,6 +105,7 @@ export class CCompile extends Context.Service<CCompile, {
     const inFlight = new Map<string, Deferred.Deferred<void>>()
 
     const count = (f: (s: StatsSnapshot) => void) => stats.update(f)
+    const decodeManifestOnce = decodedOnce(decodeManifest)
 
     /**
      * Single flight: `compile` for a miss, unless an identical compile (same key, working directory
@@ -172,7 +174,7 @@ export class CCompile extends Context.Service<CCompile, {
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
-        const m = decodeManifest(blob)
+        const m = decodeManifestOnce(blob)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
         return m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
       }))

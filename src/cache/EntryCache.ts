@@ -1,5 +1,6 @@
 import { Context, Deferred, Duration, Effect, Layer } from "effect"
 import { record, Stats } from "../stats/Stats.ts"
+import { decodedOnce } from "../storage/MemoryTier.ts"
 import { Storage } from "../storage/Storage.ts"
 import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
 
@@ -28,6 +29,7 @@ export class EntryCache extends Context.Service<EntryCache, {
   static readonly layer = Layer.effect(EntryCache, Effect.gen(function*() {
     const storage = yield* Storage
     const stats = yield* Stats
+    const decode = decodedOnce(decodeEntry)
     // A lookup waits for a write of the same key that is under way: the compile right after the
     // one that stored it (the next build step, a second checkout) must see it.
     const writing = new Map<string, Deferred.Deferred<void>>()
@@ -80,7 +82,7 @@ export class EntryCache extends Context.Service<EntryCache, {
       lookup: Effect.fn("EntryCache.lookup")(function*(key) {
         const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined
-        const entry = decodeEntry(blob)
+        const entry = decode(blob)
         if (entry instanceof Error) {
           // A corrupt entry is a miss; the compile that follows stores a good one over it.
           yield* stats.update((s) => void s.cache_read_errors++)
