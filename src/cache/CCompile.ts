@@ -9,20 +9,20 @@ import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { parseDepFile } from "../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../compiler/GccArgs.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
-import { statsLanguage } from "../compiler/Language.ts"
+import { assemblerReadsFiles, statsLanguage } from "../compiler/Language.ts"
 import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
-import { depFromTemplate, depToTemplate, relativizeArg, relativizePath } from "./BaseDirs.ts"
-import type { CacheEntry } from "./CacheEntry.ts"
+import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
+import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
 import { cKey } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
-import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
+import { addCandidate, candidateReachable, decodeManifest, dependResultKey, depTargets, encodeManifest, includeRoots, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates, verifiedDepText } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
-import { writeAtomically } from "./OutputWriter.ts"
+import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
 import { decodedOnce } from "../storage/MemoryTier.ts"
 
 const readUtf8 = (cwd: string) => (file: string): string | undefined => {
@@ -72,15 +72,20 @@ interface PathView {
   readonly relocatable: boolean
   readonly bases: ReadonlyArray<string>
   readonly key: (file: string) => string
+  /** Arguments and the input as the key spells them (see keyPath). */
+  readonly args: (args: ReadonlyArray<string>) => ReadonlyArray<string>
+  readonly spelled: (file: string) => string
 }
 
 const pathView = (c: GccCompilation, cwd: string, basedirs: ReadonlyArray<string>): PathView => {
-  const relocatable = !c.recordsSwitches && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
+  const relocatable = !c.recordsSwitches && !c.recordsOutputPath && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
   const bases = [...new Set([...basedirs, cwd])].sort((a, b) => b.length - a.length)
   return {
     relocatable,
     bases,
-    key: relocatable ? (f) => relativizePath(path.resolve(cwd, f), cwd, bases) : (f) => path.resolve(cwd, f)
+    key: relocatable ? (f) => relativizePath(path.resolve(cwd, f), cwd, bases) : (f) => path.resolve(cwd, f),
+    args: relocatable ? (a) => rebaseGccArgs(a, cwd, bases) : (a) => a,
+    spelled: relocatable ? (f) => keyPath(f, cwd, bases) : (f) => f
   }
 }
 
@@ -148,14 +153,11 @@ export class CCompile extends Context.Service<CCompile, {
       const mode = 0o666 & ~req.umask
       const paths: Record<string, string> = { obj: c.output }
       for (const side of c.sideOutputs) paths[side.role] = side.file
-      if (entry.files.length !== 1 + c.sideOutputs.length) return false
+      // An entry that names an output this invocation doesn't make, or lacks one, is not this compile's.
+      const placed = placeFiles(entry, fromTable(paths), Object.keys(paths))
+      if (placed === undefined) return false
       const t0 = performance.now()
-      for (const f of entry.files) {
-        const target = paths[f.role]
-        // An entry that names an output this invocation doesn't make is not this compile's.
-        if (target === undefined) return false
-        yield* writeAtomically(path.resolve(req.cwd, target), f.data, mode)
-      }
+      for (const f of placed) yield* writeAtomically(path.resolve(req.cwd, f.file), f.data, mode)
       yield* count((s) => record(s.output_write_duration, performance.now() - t0))
       return true
     })
@@ -174,9 +176,10 @@ export class CCompile extends Context.Service<CCompile, {
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
-        const m = decodeManifestOnce(blob)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
-        return m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        return Effect.promise(() => decodeManifestOnce(key, blob)).pipe(Effect.flatMap((m) =>
+          m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        ))
       }))
 
     /**
@@ -196,14 +199,17 @@ export class CCompile extends Context.Service<CCompile, {
       if (scanned.some((d) => d.incbin)) return "incbin" as const
       if (scanned.some((d) => d.timeMacros)) return "time" as const
       // __FILE__ holds paths as the compiler found them: only a rebased absolute path makes it differ.
-      const rebased = view.relocatable && [...read].some((f) => path.isAbsolute(f) && view.key(f) !== f)
+      // (compared normalised: clang reaches libstdc++ through /usr/bin/../lib/gcc/…/../../../../include).
+      const rebased = view.relocatable && [...read].some((f) => path.isAbsolute(f) && view.key(f) !== path.normalize(f))
       if (rebased && scanned.some((d) => d.fileMacros)) return "file" as const
       return includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     }
 
     /** Does a candidate still describe the files on disk? */
-    const matches = (cand: ManifestCandidate, cwd: string, view: PathView): boolean => {
+    const matches = (cand: ManifestCandidate, cwd: string, view: PathView, roots: ReadonlyArray<string>): boolean => {
       const back = (f: string) => (view.relocatable ? path.resolve(cwd, f) : f)
+      // Shared manifests are input from others: only files this compile's include search can reach are read.
+      if (!candidateReachable(cand, back, roots)) return false
       for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
       for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
       return true
@@ -252,7 +258,10 @@ export class CCompile extends Context.Service<CCompile, {
     const storeCandidate = (mkey: string, candidate: ManifestCandidate | undefined) =>
       candidate === undefined
         ? Effect.void
-        : readManifest(mkey, { wait: false }).pipe(Effect.flatMap((m) => cache.storeBlob(mkey, encodeManifest(addCandidate(m, candidate)))))
+        : readManifest(mkey, { wait: false }).pipe(
+          Effect.flatMap((m) => Effect.promise(() => encodeManifest(mkey, addCandidate(m, candidate)))),
+          Effect.flatMap((blob) => (blob instanceof Error ? Effect.void : cache.storeBlob(mkey, blob)))
+        )
 
     const readDep = (req: CompileRequest, c: GccCompilation) =>
       c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
@@ -280,7 +289,7 @@ export class CCompile extends Context.Service<CCompile, {
         record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      const reply = compiled(result.exitCode, result.stdout, result.stderr, result.signal)
       if (result.exitCode !== 0) return { _tag: "Failed" as const, reply }
       const files = yield* collectOutputs(req, c)
       if (files === undefined) {
@@ -290,17 +299,27 @@ export class CCompile extends Context.Service<CCompile, {
       return { _tag: "Compiled" as const, reply, entry: { exitCode: 0, stdout: result.stdout, stderr: result.stderr, files } }
     })
 
-    const compile = Effect.fn("CCompile.compile")(function*(req: CompileRequest, compiler: CompilerInfo) {
+    const compile = Effect.fn("CCompile.compile")(function*(request: CompileRequest, compiler: CompilerInfo) {
+      const req = { ...request, cwd: logicalCwd(request.cwd, request.env["PWD"]) }
       const args = expandResponseFiles(req.args, readUtf8(req.cwd))
       if (args === undefined) return yield* notCached("response files nested too deep")
-      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc")
+      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc", req.env)
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
+      const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
+      if (special !== undefined) return yield* notCached(special)
       const lang = statsLanguage(c.language)
       const started = Date.now()
       const clock = performance.now()
       const view = pathView(c, req.cwd, config.basedirs)
       const cpu = c.nativeCpu ? cpuFingerprint() : ""
+      // Files options name (sanitizer lists, profiles, specs): their content is part of every key.
+      const fileDigests: Array<string> = []
+      for (const f of c.keyFiles) {
+        const d = digests.digest(path.resolve(req.cwd, f))
+        if (d === undefined) return yield* notCached("option names an unreadable file or a directory")
+        fileDigests.push(`${view.spelled(f)}\0${d.digest}`)
+      }
 
       // Direct mode: no preprocessor, when the manifest's files are all as they were.
       let mkey: string | undefined
@@ -312,8 +331,8 @@ export class CCompile extends Context.Service<CCompile, {
           compiler,
           driver: req.exe,
           compilation: c,
-          args: view.relocatable ? c.directArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) : c.directArgs,
-          input: view.key(c.input),
+          args: [...view.args(c.directArgs), ...fileDigests],
+          input: view.spelled(c.input),
           inputDigest: input.digest,
           cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
           env: req.env,
@@ -324,13 +343,21 @@ export class CCompile extends Context.Service<CCompile, {
       const directHit = (key: string) =>
         Effect.gen(function*() {
           const manifest: Manifest | undefined = yield* readManifest(key)
-          for (const cand of manifest?.candidates ?? []) {
-            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view)) continue
+          if (manifest === undefined || manifest.candidates.length === 0) return undefined
+          const dirs = yield* search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env })
+          if (dirs === undefined) return undefined
+          const roots = includeRoots(req.cwd, c.input, dirs)
+          for (const cand of manifest.candidates) {
+            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view, roots)) continue
+            // The .d names only what was just verified, never text from the cache as it stands.
+            const verified = new Set(cand.includes.map(([f]) => path.resolve(req.cwd, f)))
+            const depText = cand.dep === undefined ? undefined : verifiedDepText(depFromTemplate(cand.dep, req.cwd), req.cwd, verified, depTargets(c))
+            if (c.dep !== undefined && depText === undefined) continue
             const entry = yield* cache.lookup(cand.result)
             if (entry === undefined) continue
             if (!(yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false)))) return undefined
-            if (c.dep !== undefined && cand.dep !== undefined) {
-              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depFromTemplate(cand.dep, req.cwd)), 0o666 & ~req.umask).pipe(
+            if (c.dep !== undefined && depText !== undefined) {
+              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depText), 0o666 & ~req.umask).pipe(
                 Effect.as(true),
                 Effect.orElseSucceed(() => false)
               )
@@ -387,6 +414,7 @@ export class CCompile extends Context.Service<CCompile, {
       if (c.hashInputDirectly) {
         const data = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.input)).catch(() => undefined))
         if (data === undefined) return yield* notCached("input file missing")
+        if (c.language === "assembler" && assemblerReadsFiles(data)) return yield* notCached("unsupported code directive (.incbin/.include)")
         sourceDigest = createHash("sha256").update(data).digest("hex")
         read = [c.input]
       } else {
@@ -400,7 +428,8 @@ export class CCompile extends Context.Service<CCompile, {
       const key = cKey({
         compiler,
         driver: req.exe,
-        compilation: view.relocatable ? { ...c, keyArgs: c.keyArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) } : c,
+        compilation: { ...c, keyArgs: view.args(c.keyArgs) },
+        files: fileDigests,
         cwd: req.cwd,
         env: req.env,
         sourceDigest,

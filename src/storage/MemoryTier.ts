@@ -99,11 +99,11 @@ export const MemoryTier = {
  * repeat hit skips decompressing and checksumming. A failure (an Error, or undefined) is not
  * kept: it is counted every time.
  */
-export const decodedOnce = <R>(decode: (blob: Uint8Array) => R) => {
+export const decodedOnce = <R>(decode: (key: string, blob: Uint8Array) => Promise<R>) => {
   const done = new WeakMap<Uint8Array, R>()
-  return (blob: Uint8Array): R => {
+  return async (key: string, blob: Uint8Array): Promise<R> => {
     if (done.has(blob)) return done.get(blob)!
-    const r = decode(blob)
+    const r = await decode(key, blob)
     if (r !== undefined && !(r instanceof Error)) done.set(blob, r)
     return r
   }

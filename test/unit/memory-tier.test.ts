@@ -130,21 +130,21 @@ describe("withMemoryTier", () => {
 })
 
 describe("decodedOnce", () => {
-  it("decodes a blob once, and a failure every time", () => {
+  it("decodes a blob once, and a failure every time", async () => {
     let calls = 0
-    const decode = decodedOnce((b: Uint8Array) => {
+    const decode = decodedOnce(async (_key: string, b: Uint8Array) => {
       calls++
       return b[0] === 0 ? new Error("corrupt") : { first: b[0] }
     })
     const good = bytes(4, 5)
-    assert.strictEqual(decode(good), decode(good))
+    assert.strictEqual(await decode("k", good), await decode("k", good))
     assert.strictEqual(calls, 1)
     // Another blob with the same bytes is another object: decoded again.
-    assert.deepStrictEqual(decode(bytes(4, 5)), { first: 5 })
+    assert.deepStrictEqual(await decode("k", bytes(4, 5)), { first: 5 })
     assert.strictEqual(calls, 2)
     const bad = bytes(4, 0)
-    assert.instanceOf(decode(bad), Error)
-    assert.instanceOf(decode(bad), Error)
+    assert.instanceOf(await decode("k", bad), Error)
+    assert.instanceOf(await decode("k", bad), Error)
     assert.strictEqual(calls, 4)
   })
 })
