@@ -1,11 +1,11 @@
 // Where the daemon's time goes on a direct-mode hit of one small C file (not a timed test).
 //
-// Starts a private daemon at SCCACHE_LOG=trace, where it logs every span's duration (each
-// `Effect.fn` of the daemon), compiles the file once (a miss), then sends the same compile
-// request N times over the socket from this one process — no client start in the figures — and
-// prints the median round trip next to the median of each span per hit. What the spans don't
-// cover (framing and decoding the request, encoding the reply, the socket) is the round trip
-// minus the daemon's outermost span.
+// Starts a private daemon, compiles the file once (a miss), then sends the same compile request N
+// times over the socket from this one process (no client start in the figures): the median round
+// trip, the daemon's CPU time per hit and its own timing (--show-stats). Then the same again with a
+// daemon at SCCACHE_LOG=trace, which logs every span's duration (each `Effect.fn` of the daemon):
+// the median of each span per hit. What the spans don't cover (decoding the request, the jobserver,
+// encoding the reply, the socket) is the round trip minus the outermost span.
 //
 //   node bench/daemon-hit.mjs [--hits N] [--json]
 //
@@ -81,6 +81,24 @@ const median = (xs) => {
   return s.length === 0 ? undefined : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
+/** The daemon serving `socket`: the process started with it as its socket. */
+function daemonOf(socket) {
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const vars = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
+      if (vars.includes("SCCACHE_START_SERVER=1") && vars.includes(`SCCACHE_SERVER_UDS=${socket}`)) return pid
+    } catch { /* gone, or not ours */ }
+  }
+  throw new Error(`no daemon found for ${socket}`)
+}
+
+/** A process's CPU time so far (user + system), from /proc, in ms. */
+function cpuMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // clock ticks: 100 a second on Linux
+}
+
 /** `span=NAME parent=P ms=X` lines of the daemon's log, from byte `from` on. */
 function spans(log, from) {
   const text = fs.readFileSync(log, "utf8").slice(from)
@@ -89,7 +107,11 @@ function spans(log, from) {
   return out
 }
 
-export async function daemonHit({ hits = 200 } = {}) {
+/**
+ * A daemon at log level `level` serving `hits` identical hits; what `measure` makes of them (it
+ * gets the daemon's pid and log, and sends the hits with `send`).
+ */
+async function withHits(level, hits, measure) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sct-hit-"))
   // The inherited environment, as a client sends it (its size is part of every request).
   const env = {
@@ -98,7 +120,7 @@ export async function daemonHit({ hits = 200 } = {}) {
     SCCACHE_DIR: path.join(tmp, "cache"),
     SCCACHE_SERVER_UDS: path.join(tmp, "d.sock"),
     SCCACHE_IDLE_TIMEOUT: "60",
-    SCCACHE_LOG: "trace",
+    SCCACHE_LOG: level,
     SCCACHE_ERROR_LOG: path.join(tmp, "daemon.log")
   }
   const dir = path.join(tmp, "w")
@@ -114,17 +136,40 @@ export async function daemonHit({ hits = 200 } = {}) {
     spawnSync("sleep", ["1.2"])
     const request = frame({ type: "compile", build: buildId(), exe: gcc, args, cwd: dir, env, umask: 0o022, pid: process.pid })
     for (let i = 0; i < 20; i++) await exchange(env.SCCACHE_SERVER_UDS, request) // warm the JIT
-    const from = fs.statSync(env.SCCACHE_ERROR_LOG).size
-    const trips = []
-    for (let i = 0; i < hits; i++) {
-      const { ms, reply } = await exchange(env.SCCACHE_SERVER_UDS, request)
-      if (reply?.type !== "compiled") throw new Error(`not a hit: ${JSON.stringify(reply)}`)
-      trips.push(ms)
+    spawnSync(BIN, ["--zero-stats"], { env })
+    const send = async () => {
+      const trips = []
+      for (let i = 0; i < hits; i++) {
+        const { ms, reply } = await exchange(env.SCCACHE_SERVER_UDS, request)
+        if (reply?.type !== "compiled") throw new Error(`not a hit: ${JSON.stringify(reply)}`)
+        trips.push(ms)
+      }
+      return trips
     }
-    // Spans per hit: each hit's spans end with its outermost one. A span that runs twice in a hit counts twice.
+    const result = await measure({ pid: daemonOf(env.SCCACHE_SERVER_UDS), log: env.SCCACHE_ERROR_LOG, send })
+    const stats = JSON.parse(spawnSync(BIN, ["--show-stats", "--stats-format", "json"], { env, encoding: "utf8" }).stdout).stats
+    return { ...result, stats, requestBytes: request.length }
+  } finally {
+    spawnSync(BIN, ["--stop-server"], { env })
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+export async function daemonHit({ hits = 200 } = {}) {
+  // At the default log level: the round trip, the daemon's CPU time and its own timing.
+  const plain = await withHits("warn", hits, async ({ pid, send }) => {
+    const cpu0 = cpuMs(pid)
+    const trips = await send()
+    return { trips, cpu: (cpuMs(pid) - cpu0) / hits }
+  })
+  // At trace level (which costs time of its own): the spans, per hit. Each hit's spans end with
+  // its outermost one; a span that runs twice in a hit counts twice.
+  const traced = await withHits("trace", hits, async ({ log, send }) => {
+    const from = fs.statSync(log).size
+    await send()
     const perHit = []
     let current = new Map()
-    for (const s of spans(env.SCCACHE_ERROR_LOG, from)) {
+    for (const s of spans(log, from)) {
       const key = s.parent === undefined ? s.name : `${s.parent} > ${s.name}`
       current.set(key, (current.get(key) ?? 0) + s.ms)
       if (s.parent === undefined) {
@@ -132,23 +177,21 @@ export async function daemonHit({ hits = 200 } = {}) {
         current = new Map()
       }
     }
-    const names = new Set(perHit.flatMap((h) => [...h.keys()]))
-    const stats = JSON.parse(spawnSync(BIN, ["--show-stats", "--stats-format", "json"], { env, encoding: "utf8" }).stdout).stats
-    const direct = Object.values(stats.direct_hits.counts).reduce((a, b) => a + b, 0)
-    const avg = (t) => (t.count === 0 ? undefined : t.totalMs / t.count)
-    return {
-      // The daemon's own timing of a hit (--show-stats' "Average cache read hit"), and of its output writes.
-      hitMs: avg(stats.cache_read_hit_duration),
-      outputWriteMs: avg(stats.output_write_duration),
-      hits,
-      directHits: direct,
-      requestBytes: request.length,
-      roundTripMs: median(trips),
-      spansMs: Object.fromEntries([...names].map((k) => [k, median(perHit.map((h) => h.get(k) ?? 0))]))
-    }
-  } finally {
-    spawnSync(BIN, ["--stop-server"], { env })
-    fs.rmSync(tmp, { recursive: true, force: true })
+    return { perHit }
+  })
+  const names = new Set(traced.perHit.flatMap((h) => [...h.keys()]))
+  const avg = (t) => (t.count === 0 ? undefined : t.totalMs / t.count)
+  return {
+    hits,
+    directHits: Object.values(plain.stats.direct_hits.counts).reduce((a, b) => a + b, 0),
+    requestBytes: plain.requestBytes,
+    roundTripMs: median(plain.trips),
+    // The daemon's CPU time (user + system) per hit: steadier than wall time on a busy machine.
+    cpuMs: plain.cpu,
+    // The daemon's own timing of a hit (--show-stats' "Average cache read hit"), and of its output writes.
+    hitMs: avg(plain.stats.cache_read_hit_duration),
+    outputWriteMs: avg(plain.stats.output_write_duration),
+    spansMs: Object.fromEntries([...names].map((k) => [k, median(traced.perHit.map((h) => h.get(k) ?? 0))]))
   }
 }
 
@@ -159,9 +202,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   else {
     console.log(`${r.hits} hits over one socket each (${r.directHits} counted as direct hits), request ${r.requestBytes} bytes`)
     console.log(`${"round trip, median".padEnd(64)} ${r.roundTripMs.toFixed(3)} ms`)
+    console.log(`${"the daemon's CPU time per hit".padEnd(64)} ${r.cpuMs.toFixed(3)} ms`)
     console.log(`${"the daemon's own hit timing (stats), mean".padEnd(64)} ${r.hitMs.toFixed(3)} ms`)
     console.log(`${"  of which writing the outputs (stats), mean".padEnd(64)} ${r.outputWriteMs.toFixed(3)} ms`)
-    console.log("daemon spans, median per hit:")
+    console.log("daemon spans at trace level, median per hit:")
     for (const [k, ms] of Object.entries(r.spansMs).sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(62)} ${ms.toFixed(3)} ms`)
   }
 }
