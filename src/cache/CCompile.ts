@@ -25,6 +25,7 @@ import { type FileDigest, FileDigests } from "./FileDigests.ts"
 import { addCandidate, candidateReachable, decodeManifest, dependResultKey, depTargets, encodeManifest, includeRoots, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates, verifiedDepText } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
+import { decodedOnce } from "../storage/MemoryTier.ts"
 
 export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   try {
@@ -112,6 +113,7 @@ export class CCompile extends Context.Service<CCompile, {
     const inFlight = new Map<string, Deferred.Deferred<void>>()
 
     const count = (f: (s: StatsSnapshot) => void) => stats.update(f)
+    const decodeManifestOnce = decodedOnce(decodeManifest)
 
     /**
      * Single flight: `compile` for a miss, unless an identical compile (same key, working directory
@@ -178,7 +180,7 @@ export class CCompile extends Context.Service<CCompile, {
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
-        return Effect.promise(() => decodeManifest(key, blob)).pipe(Effect.flatMap((m) =>
+        return Effect.promise(() => decodeManifestOnce(key, blob)).pipe(Effect.flatMap((m) =>
           m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
         ))
       }))

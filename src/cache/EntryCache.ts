@@ -1,6 +1,7 @@
 import { Context, Deferred, Duration, Effect, Layer } from "effect"
 import { DaemonConfig, DEFAULT_ZSTD_LEVEL } from "../config/Config.ts"
 import { record, Stats } from "../stats/Stats.ts"
+import { decodedOnce } from "../storage/MemoryTier.ts"
 import { Storage } from "../storage/Storage.ts"
 import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
 
@@ -35,6 +36,7 @@ export class EntryCache extends Context.Service<EntryCache, {
     // A read-only storage (its probe, or SCCACHE_*_RW_MODE) would take writes and drop them: none is
     // made, so none is counted as a cache write.
     const writable = (yield* storage.check.pipe(Effect.orElseSucceed(() => "read-write" as const))) === "read-write"
+    const decode = decodedOnce(decodeEntry)
     // A lookup waits for a write of the same key that is under way: the compile right after the
     // one that stored it (the next build step, a second checkout) must see it.
     const writing = new Map<string, Deferred.Deferred<void>>()
@@ -90,7 +92,7 @@ export class EntryCache extends Context.Service<EntryCache, {
       lookup: Effect.fn("EntryCache.lookup")(function*(key) {
         const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined
-        const entry = yield* Effect.promise(() => decodeEntry(key, blob))
+        const entry = yield* Effect.promise(() => decode(key, blob))
         if (entry instanceof Error) {
           // A corrupt entry is a miss; the compile that follows stores a good one over it.
           yield* stats.update((s) => void s.cache_read_errors++)

@@ -15,6 +15,7 @@ import { Explain } from "../explain/Explain.ts"
 import { KeyHistory } from "../explain/KeyHistory.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import { LoggingLayer } from "../log/Logging.ts"
+import { SpanTimingsLayer } from "../log/SpanTimings.ts"
 import { Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { storageLayer } from "../storage/StorageLayer.ts"
@@ -86,7 +87,7 @@ const daemonLayer = (processEnv: Env, socket: string) => {
   }))
   return DaemonServer.layer({ socket, idleTimeoutSeconds, ...shown, ...(notice === undefined ? {} : { notice }) }).pipe(
     Layer.provide(Layer.merge(services, warnings)),
-    Layer.provideMerge(LoggingLayer(level))
+    Layer.provideMerge(level === "trace" ? Layer.merge(LoggingLayer(level), SpanTimingsLayer) : LoggingLayer(level))
   )
 }
 
