@@ -8,12 +8,13 @@ import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { parseDepFile } from "../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../compiler/GccArgs.ts"
+import { FORCE_COLORS, showsColors, stripColors } from "../compiler/GccOptions.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
 import { assemblerReadsFiles, statsLanguage } from "../compiler/Language.ts"
 import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
-import type { CompileRequest } from "../protocol/Messages.ts"
+import type { Compiled, CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
 import type { CacheEntry } from "./CacheEntry.ts"
@@ -87,6 +88,9 @@ const pathView = (c: GccCompilation, cwd: string, basedirs: ReadonlyArray<string
     spelled: relocatable ? (f) => keyPath(f, cwd, bases) : (f) => f
   }
 }
+
+/** Diagnostics are stored colored; a client whose stderr shows none gets them plain. */
+const withoutColors = <A extends Compiled>(reply: A): A => ({ ...reply, stderr: stripColors(Buffer.from(reply.stderr, "base64")).toString("base64") })
 
 /** gcc and clang compiles through the cache: direct mode, depend mode, preprocessor mode. */
 export class CCompile extends Context.Service<CCompile, {
@@ -276,7 +280,7 @@ export class CCompile extends Context.Service<CCompile, {
         s.requests_executed++
       })
       const compileStarted = Date.now()
-      const out = yield* jobs.withToken(runner.run(req.exe, args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
+      const out = yield* jobs.withToken(runner.run(req.exe, c.colorsForced ? [...args, FORCE_COLORS] : args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
       if (out._tag === "Failure") return { _tag: "Unrunnable" as const, reason: out.failure.message }
       const result = out.success
       yield* count((s) => {
@@ -301,6 +305,11 @@ export class CCompile extends Context.Service<CCompile, {
       const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc", req.env)
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
+      const outcome = yield* compileParsed(req, compiler, c)
+      return outcome.type === "compiled" && !showsColors(c.colors, req.stderrTty === true, req.env) ? withoutColors(outcome) : outcome
+    })
+
+    const compileParsed = Effect.fn("CCompile.compileParsed")(function*(req: CompileRequest, compiler: CompilerInfo, c: GccCompilation) {
       const lang = statsLanguage(c.language)
       const started = Date.now()
       const clock = performance.now()

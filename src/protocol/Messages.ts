@@ -12,6 +12,8 @@ export interface CompileRequest {
   readonly umask: number
   /** The client process: a make or cargo job's jobserver descriptors are reachable through /proc/<pid>/fd. */
   readonly pid?: number
+  /** The client's stderr is a terminal (for colored diagnostics). */
+  readonly stderrTty?: boolean
 }
 
 export type Request =
