@@ -17,13 +17,13 @@ import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { Compiled, CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
-import type { CacheEntry } from "./CacheEntry.ts"
+import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
 import { cKey } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
-import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
+import { addCandidate, candidateReachable, decodeManifest, dependResultKey, depTargets, encodeManifest, includeRoots, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates, verifiedDepText } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
-import { writeAtomically } from "./OutputWriter.ts"
+import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
 
 const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   try {
@@ -155,14 +155,11 @@ export class CCompile extends Context.Service<CCompile, {
       const mode = 0o666 & ~req.umask
       const paths: Record<string, string> = { obj: c.output }
       for (const side of c.sideOutputs) paths[side.role] = side.file
-      if (entry.files.length !== 1 + c.sideOutputs.length) return false
+      // An entry that names an output this invocation doesn't make, or lacks one, is not this compile's.
+      const placed = placeFiles(entry, fromTable(paths), Object.keys(paths))
+      if (placed === undefined) return false
       const t0 = performance.now()
-      for (const f of entry.files) {
-        const target = paths[f.role]
-        // An entry that names an output this invocation doesn't make is not this compile's.
-        if (target === undefined) return false
-        yield* writeAtomically(path.resolve(req.cwd, target), f.data, mode)
-      }
+      for (const f of placed) yield* writeAtomically(path.resolve(req.cwd, f.file), f.data, mode)
       yield* count((s) => record(s.output_write_duration, performance.now() - t0))
       return true
     })
@@ -181,9 +178,10 @@ export class CCompile extends Context.Service<CCompile, {
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
-        const m = decodeManifest(blob)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
-        return m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        return Effect.promise(() => decodeManifest(key, blob)).pipe(Effect.flatMap((m) =>
+          m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        ))
       }))
 
     /**
@@ -210,8 +208,10 @@ export class CCompile extends Context.Service<CCompile, {
     }
 
     /** Does a candidate still describe the files on disk? */
-    const matches = (cand: ManifestCandidate, cwd: string, view: PathView): boolean => {
+    const matches = (cand: ManifestCandidate, cwd: string, view: PathView, roots: ReadonlyArray<string>): boolean => {
       const back = (f: string) => (view.relocatable ? path.resolve(cwd, f) : f)
+      // Shared manifests are input from others: only files this compile's include search can reach are read.
+      if (!candidateReachable(cand, back, roots)) return false
       for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
       for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
       return true
@@ -260,7 +260,10 @@ export class CCompile extends Context.Service<CCompile, {
     const storeCandidate = (mkey: string, candidate: ManifestCandidate | undefined) =>
       candidate === undefined
         ? Effect.void
-        : readManifest(mkey, { wait: false }).pipe(Effect.flatMap((m) => cache.storeBlob(mkey, encodeManifest(addCandidate(m, candidate)))))
+        : readManifest(mkey, { wait: false }).pipe(
+          Effect.flatMap((m) => Effect.promise(() => encodeManifest(mkey, addCandidate(m, candidate)))),
+          Effect.flatMap((blob) => (blob instanceof Error ? Effect.void : cache.storeBlob(mkey, blob)))
+        )
 
     const readDep = (req: CompileRequest, c: GccCompilation) =>
       c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
@@ -288,7 +291,7 @@ export class CCompile extends Context.Service<CCompile, {
         record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      const reply = compiled(result.exitCode, result.stdout, result.stderr, result.signal)
       if (result.exitCode !== 0) return { _tag: "Failed" as const, reply }
       const files = yield* collectOutputs(req, c)
       if (files === undefined) {
@@ -305,6 +308,8 @@ export class CCompile extends Context.Service<CCompile, {
       const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc", req.env)
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
+      const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
+      if (special !== undefined) return yield* notCached(special)
       const outcome = yield* compileParsed(req, compiler, c)
       return outcome.type === "compiled" && !showsColors(c.colors, req.stderrTty === true, req.env) ? withoutColors(outcome) : outcome
     })
@@ -345,13 +350,21 @@ export class CCompile extends Context.Service<CCompile, {
       const directHit = (key: string) =>
         Effect.gen(function*() {
           const manifest: Manifest | undefined = yield* readManifest(key)
-          for (const cand of manifest?.candidates ?? []) {
-            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view)) continue
+          if (manifest === undefined || manifest.candidates.length === 0) return undefined
+          const dirs = yield* search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env })
+          if (dirs === undefined) return undefined
+          const roots = includeRoots(req.cwd, c.input, dirs)
+          for (const cand of manifest.candidates) {
+            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view, roots)) continue
+            // The .d names only what was just verified, never text from the cache as it stands.
+            const verified = new Set(cand.includes.map(([f]) => path.resolve(req.cwd, f)))
+            const depText = cand.dep === undefined ? undefined : verifiedDepText(depFromTemplate(cand.dep, req.cwd), req.cwd, verified, depTargets(c))
+            if (c.dep !== undefined && depText === undefined) continue
             const entry = yield* cache.lookup(cand.result)
             if (entry === undefined) continue
             if (!(yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false)))) return undefined
-            if (c.dep !== undefined && cand.dep !== undefined) {
-              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depFromTemplate(cand.dep, req.cwd)), 0o666 & ~req.umask).pipe(
+            if (c.dep !== undefined && depText !== undefined) {
+              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depText), 0o666 & ~req.umask).pipe(
                 Effect.as(true),
                 Effect.orElseSucceed(() => false)
               )

@@ -80,7 +80,7 @@ export class EntryCache extends Context.Service<EntryCache, {
       lookup: Effect.fn("EntryCache.lookup")(function*(key) {
         const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined
-        const entry = decodeEntry(blob)
+        const entry = yield* Effect.promise(() => decodeEntry(key, blob))
         if (entry instanceof Error) {
           // A corrupt entry is a miss; the compile that follows stores a good one over it.
           yield* stats.update((s) => void s.cache_read_errors++)
@@ -89,7 +89,14 @@ export class EntryCache extends Context.Service<EntryCache, {
         }
         return entry
       }),
-      store: (key, entry) => storeBlob(key, encodeEntry(entry))
+      store: (key, entry) =>
+        Effect.promise(() => encodeEntry(key, entry)).pipe(Effect.flatMap((blob) =>
+          blob instanceof Error
+            ? stats.update((s) => void s.cache_write_errors++).pipe(
+              Effect.andThen(Effect.logWarning(`cache entry ${key} not stored: ${blob.size} bytes is over the entry size limit`))
+            )
+            : storeBlob(key, blob)
+        ))
     })
   }))
 }

@@ -17,6 +17,21 @@ export interface FileDigest {
 /** A file changed this recently may change again within one tick of the file system's clock. */
 const SETTLE_MS = 1000
 
+/**
+ * stat that never throws: the stats, or the error's code for a path that can't be looked at
+ * (missing, a symlink loop, a directory on the way that can't be searched…).
+ */
+const statOf = (file: string): fs.BigIntStats | string => {
+  try {
+    return fs.statSync(file, { bigint: true })
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? "EIO"
+  }
+}
+
+/** Codes after which nothing can be found at the path by anyone (the compiler included). */
+const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"])
+
 const identity = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
 
 export const scanText = (data: Buffer): Omit<FileDigest, "digest" | "changedMs"> => {
@@ -43,8 +58,9 @@ export class FileDigests extends Context.Service<FileDigests, {
     const listings = new Map<string, { id: string; names: ReadonlySet<string> }>()
 
     const digest = (file: string): FileDigest | undefined => {
-      const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
-      if (st === undefined || !st.isFile()) return undefined
+      const st = statOf(file)
+      // Unreadable or not a file: the compile goes its slow way, and the compiler says why.
+      if (typeof st === "string" || !st.isFile()) return undefined
       const id = identity(st)
       const known = digests.get(file)
       if (known !== undefined && known.id === id) return known.value
@@ -62,8 +78,9 @@ export class FileDigests extends Context.Service<FileDigests, {
 
     /** The names in a directory; `null` when nothing there can exist, `undefined` when unreadable. */
     const listing = (dir: string): ReadonlySet<string> | null | undefined => {
-      const st = fs.statSync(dir, { bigint: true, throwIfNoEntry: false })
-      if (st === undefined || !st.isDirectory()) return null
+      const st = statOf(dir)
+      if (typeof st === "string") return NOTHING_THERE.has(st) ? null : undefined
+      if (!st.isDirectory()) return null
       const id = identity(st)
       const known = listings.get(dir)
       if (known !== undefined && known.id === id) return known.names

@@ -121,8 +121,12 @@ export class RustCompile extends Context.Service<RustCompile, {
     // moments after it was written, when FileDigests would read and hash it again.
     const produced = new Map<string, { readonly stamp: string; readonly digest: string }>()
     const stampOf = (file: string) => {
-      const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
-      return st === undefined ? undefined : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+      try {
+        const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
+        return st === undefined ? undefined : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+      } catch {
+        return undefined // a symlink loop, a directory that can't be searched: no stamp
+      }
     }
     const remember = (file: string, digest: string | undefined) => {
       const stamp = stampOf(file)
@@ -330,7 +334,7 @@ export class RustCompile extends Context.Service<RustCompile, {
         record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      const reply = compiled(result.exitCode, result.stdout, result.stderr, result.signal)
       if (result.exitCode !== 0 || key === undefined || deps === undefined) return reply
 
       // Read and check the outputs before replying: once cargo has them it may change them.

@@ -33,7 +33,9 @@ const spawnDaemon = (env: Env, entry: string, socket: string) =>
     let stderr: number | "ignore" = "ignore"
     if (log) {
       try {
-        stderr = fs.openSync(log, "a")
+        // Not through a symlink: in a shared directory another user could point it at our files.
+        const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants
+        stderr = fs.openSync(log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o600)
       } catch { /* no log then */ }
     }
     // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the

@@ -29,7 +29,11 @@ export const exchange = (socket: string, request: Request): Promise<Exchanged> =
     conn.on("data", (chunk) => {
       const frames = reader.push(chunk)
       if (isBadFrame(frames)) settle({ _tag: "Lost", message: frames.badFrame })
-      else if (frames.length > 0) settle({ _tag: "Answer", response: frames[0] as Response })
+      else {
+        // Keep-alive frames only say the daemon is still at work; the answer is the frame after them.
+        const answer = (frames as Array<Response>).find((f) => f.type !== "busy")
+        if (answer !== undefined) settle({ _tag: "Answer", response: answer })
+      }
     })
     conn.on("error", (e: NodeJS.ErrnoException) =>
       settle(connected ? { _tag: "Lost", message: e.message } : { _tag: "NoDaemon", code: e.code ?? "unknown" }))
