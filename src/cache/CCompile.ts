@@ -8,12 +8,13 @@ import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { parseDepFile } from "../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../compiler/GccArgs.ts"
+import { FORCE_COLORS, showsColors, stripColors } from "../compiler/GccOptions.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
 import { assemblerReadsFiles, statsLanguage } from "../compiler/Language.ts"
 import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
-import type { CompileRequest } from "../protocol/Messages.ts"
+import type { Compiled, CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
 import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
@@ -90,6 +91,9 @@ const pathView = (c: GccCompilation, cwd: string, basedirs: ReadonlyArray<string
     spelled: relocatable ? (f) => keyPath(f, cwd, bases) : (f) => f
   }
 }
+
+/** Diagnostics are stored colored; a client whose stderr shows none gets them plain. */
+const withoutColors = <A extends Compiled>(reply: A): A => ({ ...reply, stderr: stripColors(Buffer.from(reply.stderr, "base64")).toString("base64") })
 
 /** gcc and clang compiles through the cache: direct mode, depend mode, preprocessor mode. */
 export class CCompile extends Context.Service<CCompile, {
@@ -285,7 +289,7 @@ export class CCompile extends Context.Service<CCompile, {
         bump(s.adv_cache_misses, `${lang} [${family}]`)
       })
       const compileStarted = Date.now()
-      const out = yield* jobs.withToken(runner.run(req.exe, args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
+      const out = yield* jobs.withToken(runner.run(req.exe, c.colorsForced ? [...args, FORCE_COLORS] : args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
       if (out._tag === "Failure") return { _tag: "Unrunnable" as const, reason: out.failure.message }
       const result = out.success
       yield* count((s) => {
@@ -312,6 +316,11 @@ export class CCompile extends Context.Service<CCompile, {
       const c = parsed.compilation
       const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
       if (special !== undefined) return yield* notCached(special)
+      const outcome = yield* compileParsed(req, compiler, c)
+      return outcome.type === "compiled" && !showsColors(c.colors, req.stderrTty === true, req.env) ? withoutColors(outcome) : outcome
+    })
+
+    const compileParsed = Effect.fn("CCompile.compileParsed")(function*(req: CompileRequest, compiler: CompilerInfo, c: GccCompilation) {
       const lang = statsLanguage(c.language)
       const env = withExtraFiles(req.env, req.cwd, (f) => digests.digest(f)?.digest)
       if ("missing" in env) return yield* notCached(`SCCACHE_EXTRAFILES: cannot read ${env.missing}`)
