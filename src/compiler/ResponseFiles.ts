@@ -1,3 +1,15 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/** A response-file reader for compiles run in `cwd`: undefined for a file that can't be read. */
+export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(path.resolve(cwd, file), "utf8")
+  } catch {
+    return undefined
+  }
+}
+
 /** Splits a response file as gcc and clang do: whitespace separates, quotes group, backslash escapes. */
 export const splitResponseFile = (text: string): Array<string> => {
   const out: Array<string> = []

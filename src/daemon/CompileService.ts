@@ -25,6 +25,10 @@ export class CompileService extends Context.Service<CompileService, {
     const families = yield* Effect.all(FAMILIES)
 
     const decide = Effect.fn("CompileService.decide")(function*(req: CompileRequest) {
+      // sccache's SCCACHE_NO_CACHE, read from the compile's own environment: no lookup, no store.
+      if (req.env["SCCACHE_NO_CACHE"] !== undefined) {
+        return { _tag: "NotCacheable", reason: "SCCACHE_NO_CACHE", reply: runLocally("SCCACHE_NO_CACHE is set") } satisfies Outcome
+      }
       const info = yield* detector.detect(req.exe, { cwd: req.cwd, env: req.env }).pipe(Effect.result)
       if (info._tag === "Failure") {
         yield* Effect.logDebug(info.failure.message)

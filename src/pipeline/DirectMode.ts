@@ -9,6 +9,7 @@ import { addCandidate, candidateReachable, decodeManifest, encodeManifest, inclu
 import { writeAtomically } from "../cache/OutputWriter.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { Stats } from "../stats/Stats.ts"
+import { decodedOnce } from "../storage/MemoryTier.ts"
 import type { Direct, Outputs, PathView, Replay } from "./Family.ts"
 
 /**
@@ -30,10 +31,12 @@ export const UNVOUCHED_REASON: Readonly<Record<Unvouched, string>> = {
 
 export type Includes = ManifestCandidate["includes"]
 
-/** A direct-mode hit: the entry, put in place with its dependency file. */
+/** A direct-mode hit: the entry, put in place with its dependency file; its key and what it read. */
 export interface DirectHit {
   readonly entry: CacheEntry
   readonly replay: Replay
+  readonly result: string
+  readonly read: ReadonlyArray<string>
 }
 
 /** Manifests: looked up before any preprocessor runs, and learnt from finished compiles. */
@@ -66,12 +69,13 @@ export class DirectMode extends Context.Service<DirectMode, {
     const digests = yield* FileDigests
     const stats = yield* Stats
     const excluded = new Set<string>()
+    const decodeManifestOnce = decodedOnce(decodeManifest)
 
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
-        return Effect.promise(() => decodeManifest(key, blob)).pipe(Effect.flatMap((m) =>
+        return Effect.promise(() => decodeManifestOnce(key, blob)).pipe(Effect.flatMap((m) =>
           m !== undefined ? Effect.succeed(m) : stats.update((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
         ))
       }))
@@ -171,7 +175,7 @@ export class DirectMode extends Context.Service<DirectMode, {
             )
             if (!wrote) return undefined
           }
-          return { entry, replay }
+          return { entry, replay, result: cand.result, read: cand.includes.map(([f]) => f) }
         }
         return undefined
       }),

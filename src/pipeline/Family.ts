@@ -6,7 +6,7 @@ import type { StatsKind } from "../cache/Outcome.ts"
 import type { OutputWriteError } from "../cache/OutputWriter.ts"
 import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import type { CompilerOutput } from "../compiler/CompilerRunner.ts"
-import type { CompileRequest } from "../protocol/Messages.ts"
+import type { Compiled, CompileRequest } from "../protocol/Messages.ts"
 
 /**
  * What a compiler family supplies to the pipeline: everything that differs between gcc, MSVC,
@@ -41,6 +41,10 @@ export interface Job {
   readonly direct: Direct | undefined
   /** The result key outside direct mode: computed only when direct mode had no answer. */
   readonly key: Effect.Effect<ResultKey | Skip>
+  /** How a reply is shown to this client (say, diagnostics without colors); as it is by default. */
+  readonly present?: (reply: Compiled) => Compiled
+  /** Records what a key was made of, for `--explain` to compare a later miss with. */
+  readonly remember?: (key: string, read: ReadonlyArray<string>, outcome: "hit" | "miss") => Effect.Effect<void>
 }
 
 /** Stdout and stderr to replay. */

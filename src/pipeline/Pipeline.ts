@@ -11,7 +11,7 @@ import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { CLOCK_SLACK_MS, DirectMode, UNVOUCHED_REASON } from "./DirectMode.ts"
-import type { Direct, Family, Outputs, Replay, ResultKey, Skip } from "./Family.ts"
+import type { Direct, Family, Job, Outputs, Replay, ResultKey, Skip } from "./Family.ts"
 import { makeFlights, singleFlight } from "./Keyed.ts"
 
 /** Every file the key was computed from must be older than the compile, or the entry could lie. */
@@ -54,7 +54,15 @@ export class Pipeline extends Context.Service<Pipeline, {
       const started = Date.now()
       const job = yield* family.prepare(request, compiler)
       if (job._tag !== "Job") return skipped(job)
+      const o = yield* through(job, clock, started)
+      const present = job.present
+      return present === undefined || o.reply.type !== "compiled" ? o : { ...o, reply: { ...o.reply, ...present(o.reply) } } as Outcome
+    })
+
+    /** A job through the cache; `clock` (performance.now()) and `started` (Date.now()) from the request's start. */
+    const through = Effect.fn("Pipeline.through")(function*(job: Job, clock: number, started: number) {
       const { kind, req } = job
+      const remember = job.remember ?? (() => Effect.void)
       let writeMs = 0
       // Restores timed, for the stats' output writes.
       const outputs: Outputs = {
@@ -105,7 +113,9 @@ export class Pipeline extends Context.Service<Pipeline, {
 
       // Direct mode: no preprocessor, when the manifest's files are all as they were.
       const directHit = (d: Direct) =>
-        direct.lookup(req, d, outputs).pipe(Effect.map((h) => (h === undefined ? undefined : hit(h.entry, h.replay, "direct"))))
+        direct.lookup(req, d, outputs).pipe(Effect.flatMap((h) =>
+          h === undefined ? Effect.succeed(undefined) : remember(h.result, h.read, "hit").pipe(Effect.as(hit(h.entry, h.replay, "direct")))
+        ))
       if (d !== undefined && !config.recache) {
         const found = yield* directHit(d)
         if (found !== undefined) return found
@@ -126,6 +136,7 @@ export class Pipeline extends Context.Service<Pipeline, {
             return miss(ran, f.reply, UNVOUCHED_REASON[includes])
           }
           const result = dependResultKey(d.manifestKey, includes)
+          yield* remember(result, read, "miss")
           const depText = yield* direct.readDep(req, d)
           const background = yield* cache.writeLater(
             [result, d.manifestKey],
@@ -150,6 +161,7 @@ export class Pipeline extends Context.Service<Pipeline, {
           const replay = yield* outputs.restore(entry).pipe(Effect.orElseSucceed(() => undefined))
           // Could not put the outputs in place (say, a missing directory): let the compiler say why.
           if (replay === undefined) return { _tag: "CacheError", kind, reply: runLocally("could not write cached outputs") } satisfies Outcome
+          yield* remember(key, k.read, "hit")
           if (d === undefined) return hit(entry, replay, k.mode)
           const depText = yield* direct.readDep(req, d)
           return hit(entry, replay, k.mode, yield* cache.writeLater([d.manifestKey], learn(key, depText)))
@@ -161,6 +173,7 @@ export class Pipeline extends Context.Service<Pipeline, {
 
       const key = k.key
       const compile = Effect.gen(function*() {
+        if (key !== undefined) yield* remember(key, k.read, "miss")
         const ran = yield* execute(job.args)
         // Nothing to store under: the reply is all there is.
         if (key === undefined) return miss(ran, ran._tag === "Ran" ? compiled(ran.out.exitCode, ran.out.stdout, ran.out.stderr, ran.out.signal) : runLocally(ran.reason))

@@ -20,15 +20,19 @@ export interface LevelCounters {
 /** The counters of sccache's `--show-stats`, under sccache's JSON names where it has them. */
 export interface StatsSnapshot {
   compile_requests: number
-  requests_executed: number
   cache_hits: Record<string, number>
   cache_misses: Record<string, number>
+  /** The same per compiler kind, `c [gcc]`, `c [msvc]`, `cuda [nvcc]`, `rust`: sccache's adv_counts. */
+  adv_cache_hits: Record<string, number>
+  adv_cache_misses: Record<string, number>
   direct_hits: Record<string, number>
   preprocessor_hits: Record<string, number>
   cache_timeouts: number
   cache_read_errors: number
   forced_recaches: number
   cache_write_errors: number
+  /** Compile results stored (manifests are not counted). */
+  cache_writes: number
   cache_errors: Record<string, number>
   compilations: number
   compile_fails: number
@@ -43,30 +47,21 @@ export interface StatsSnapshot {
   /** Writing a hit's outputs into place: part of cache_read_hit_duration. */
   output_write_duration: Timing
   levels: Record<string, LevelCounters>
-  /** The same counts per compiler kind (`c [gcc]`, `cuda [nvcc]`, `rust`): sccache's adv_counts. */
-  adv: AdvCounters
-}
-
-/** The per-language maps, split by compiler kind as sccache's `--show-adv-stats` does. */
-export interface AdvCounters {
-  cache_hits: Record<string, number>
-  cache_misses: Record<string, number>
-  cache_errors: Record<string, number>
-  direct_hits: Record<string, number>
-  preprocessor_hits: Record<string, number>
 }
 
 export const emptyStats = (): StatsSnapshot => ({
   compile_requests: 0,
-  requests_executed: 0,
   cache_hits: {},
   cache_misses: {},
+  adv_cache_hits: {},
+  adv_cache_misses: {},
   direct_hits: {},
   preprocessor_hits: {},
   cache_timeouts: 0,
   cache_read_errors: 0,
   forced_recaches: 0,
   cache_write_errors: 0,
+  cache_writes: 0,
   cache_errors: {},
   compilations: 0,
   compile_fails: 0,
@@ -79,8 +74,7 @@ export const emptyStats = (): StatsSnapshot => ({
   compiler_write_duration: { count: 0, totalMs: 0 },
   cache_read_hit_duration: { count: 0, totalMs: 0 },
   output_write_duration: { count: 0, totalMs: 0 },
-  levels: {},
-  adv: { cache_hits: {}, cache_misses: {}, cache_errors: {}, direct_hits: {}, preprocessor_hits: {} }
+  levels: {}
 })
 
 /** Adds one measurement to a timing. */
@@ -91,14 +85,6 @@ export const record = (t: Timing, ms: number): void => {
 
 export const bump = (map: Record<string, number>, key: string, by = 1): void => {
   map[key] = (map[key] ?? 0) + by
-}
-
-type PerKind = keyof AdvCounters
-
-/** Counts one compile in a per-language map and its per-kind twin. */
-const bumpKind = (s: StatsSnapshot, map: PerKind, kind: { readonly lang: string; readonly adv: string }): void => {
-  bump(s[map], kind.lang)
-  bump(s.adv[map], kind.adv)
 }
 
 /** Pure: every counter one compile request touches, from its outcome. The only place outcomes are counted. */
@@ -116,14 +102,15 @@ export const countOutcome = (s: StatsSnapshot, o: Outcome): void => {
       bump(s.not_cached, o.reason)
       return
     case "Hit":
-      bumpKind(s, "cache_hits", o.kind)
-      if (o.mode !== undefined) bumpKind(s, o.mode === "direct" ? "direct_hits" : "preprocessor_hits", o.kind)
+      bump(s.cache_hits, o.kind.lang)
+      bump(s.adv_cache_hits, o.kind.adv)
+      if (o.mode !== undefined) bump(o.mode === "direct" ? s.direct_hits : s.preprocessor_hits, o.kind.lang)
       record(s.cache_read_hit_duration, o.ms)
       record(s.output_write_duration, o.writeMs)
       return
     case "Miss":
-      bumpKind(s, "cache_misses", o.kind)
-      s.requests_executed++
+      bump(s.cache_misses, o.kind.lang)
+      bump(s.adv_cache_misses, o.kind.adv)
       if (o.recache) s.forced_recaches++
       if (o.run !== undefined) {
         s.compilations++
@@ -136,7 +123,7 @@ export const countOutcome = (s: StatsSnapshot, o: Outcome): void => {
       }
       return
     case "CacheError":
-      bumpKind(s, "cache_errors", o.kind)
+      bump(s.cache_errors, o.kind.lang)
       return
   }
 }

@@ -5,7 +5,7 @@ import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { keyPath, logicalCwd, rebaseGccArgs } from "../../cache/BaseDirs.ts"
-import { cKey } from "../../cache/CKey.ts"
+import { cKey, keyEnv, withExtraFiles } from "../../cache/CKey.ts"
 import { FileDigests } from "../../cache/FileDigests.ts"
 import { depTargets, manifestKey } from "../../cache/Manifest.ts"
 import { nonRegularOutput } from "../../cache/OutputWriter.ts"
@@ -13,22 +13,17 @@ import type { CompilerInfo } from "../../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../../compiler/CompilerRunner.ts"
 import { parseDepFile } from "../../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../../compiler/GccArgs.ts"
+import { FORCE_COLORS, showsColors, stripColors } from "../../compiler/GccOptions.ts"
 import { IncludeSearch } from "../../compiler/IncludeSearch.ts"
+import { KeyHistory } from "../../explain/KeyHistory.ts"
+import { keyInputsOf } from "../../explain/KeyInputs.ts"
 import { assemblerReadsFiles, statsKind } from "../../compiler/Language.ts"
-import { expandResponseFiles } from "../../compiler/ResponseFiles.ts"
+import { expandResponseFiles, readUtf8 } from "../../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../../config/Config.ts"
 import { Jobserver } from "../../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../../protocol/Messages.ts"
 import { type Depend, type Direct, type Family, type Job, pathView, type PathView, type ResultKey, skip } from "../../pipeline/Family.ts"
 import { fixedOutputs } from "../../pipeline/Outputs.ts"
-
-export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
-  try {
-    return fs.readFileSync(path.resolve(cwd, file), "utf8")
-  } catch {
-    return undefined
-  }
-}
 
 export const cpuFingerprint = (() => {
   let cached: string | undefined
@@ -56,10 +51,10 @@ const spelling = (view: PathView, cwd: string) => ({
 })
 
 /** Depend mode: the compile itself lists what it read, in its own .d or in one of ours. */
-const dependOn = (req: CompileRequest, c: GccCompilation): Depend => {
+const dependOn = (req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>): Depend => {
   const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
   return {
-    args: tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep],
+    args: tmpDep === undefined ? args : [...args, "-MD", "-MF", tmpDep],
     finish: (out) =>
       Effect.promise(async () => {
         const depText = await fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined)
@@ -76,9 +71,18 @@ export const gccFamily = Effect.gen(function*() {
   const config = yield* DaemonConfig
   const digests = yield* FileDigests
   const search = yield* IncludeSearch
+  const history = yield* KeyHistory
 
   /** Preprocessor mode: the key's text is the preprocessor's output, which also writes the .d. */
-  const preprocessorKey = (req: CompileRequest, compiler: CompilerInfo, c: GccCompilation, view: PathView, cpu: string, files: ReadonlyArray<string>) =>
+  const preprocessorKey = (
+    req: CompileRequest,
+    compiler: CompilerInfo,
+    c: GccCompilation,
+    view: PathView,
+    cpu: string,
+    files: ReadonlyArray<string>,
+    env: Readonly<Record<string, string>>
+  ) =>
     Effect.gen(function*() {
       let sourceDigest: string
       let read: ReadonlyArray<string>
@@ -102,7 +106,7 @@ export const gccFamily = Effect.gen(function*() {
         compilation: { ...c, keyArgs: spelling(view, req.cwd).args(c.keyArgs) },
         files,
         cwd: req.cwd,
-        env: req.env,
+        env,
         sourceDigest,
         cpu
       })
@@ -120,6 +124,8 @@ export const gccFamily = Effect.gen(function*() {
       const c = parsed.compilation
       const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
       if (special !== undefined) return skip(special)
+      const env = withExtraFiles(req.env, req.cwd, (f) => digests.digest(f)?.digest)
+      if ("missing" in env) return skip(`SCCACHE_EXTRAFILES: cannot read ${env.missing}`)
       const view = pathView(relocatable(c, req.cwd), req.cwd, config.basedirs)
       const spell = spelling(view, req.cwd)
       const cpu = c.nativeCpu ? cpuFingerprint() : ""
@@ -131,6 +137,7 @@ export const gccFamily = Effect.gen(function*() {
         files.push(`${spell.path(f)}\0${d.digest}`)
       }
 
+      const compileArgs = c.colorsForced ? [...req.args, FORCE_COLORS] : req.args
       let direct: Direct | undefined
       if (config.direct && c.directModeOk && !c.hashInputDirectly) {
         const input = digests.digest(path.resolve(req.cwd, c.input))
@@ -147,7 +154,7 @@ export const gccFamily = Effect.gen(function*() {
               input: spell.path(c.input),
               inputDigest: input.digest,
               cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
-              env: req.env,
+              env,
               cpu
             }),
             view,
@@ -156,7 +163,7 @@ export const gccFamily = Effect.gen(function*() {
             depTargets: depTargets(c),
             searchDirs: search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env }),
             // -MMD leaves system headers out: only a full list can stand for the compile.
-            depend: c.dep === undefined || c.dep.full ? dependOn(req, c) : undefined
+            depend: c.dep === undefined || c.dep.full ? dependOn(req, c, compileArgs) : undefined
           }
         }
       }
@@ -165,9 +172,19 @@ export const gccFamily = Effect.gen(function*() {
         req,
         kind: statsKind(c.language, compiler.family),
         outputs: fixedOutputs(req, [{ role: "obj", file: c.output }, ...c.sideOutputs]),
-        args: req.args,
+        args: compileArgs,
         direct,
-        key: preprocessorKey(req, compiler, c, view, cpu, files)
+        key: preprocessorKey(req, compiler, c, view, cpu, files, env),
+        // Diagnostics are stored colored; a client whose stderr shows none gets them plain.
+        ...(showsColors(c.colors, req.stderrTty === true, req.env)
+          ? {}
+          : { present: (reply) => ({ ...reply, stderr: stripColors(Buffer.from(reply.stderr, "base64")).toString("base64") }) }),
+        // What --explain and the debug log compare a miss against.
+        remember: (key, read, outcome) =>
+          history.record(keyInputsOf({
+            key, ...(direct === undefined ? {} : { manifest: direct.manifestKey }), cwd: req.cwd, input: c.input, output: c.output,
+            compiler: compiler.identity, args: c.directArgs, env: keyEnv(env), read
+          }, (f) => digests.digest(f)?.digest), outcome)
       } satisfies Job
     })
   }

@@ -10,7 +10,7 @@ import type { CacheEntry } from "../../cache/CacheEntry.ts"
 import { FileDigests } from "../../cache/FileDigests.ts"
 import { KeyBuilder } from "../../cache/KeyBuilder.ts"
 import { writeAtomically } from "../../cache/OutputWriter.ts"
-import { fromEntryText, rustKey, spellOutDir, toEntryText } from "../../cache/RustKey.ts"
+import { fromEntryText, keyedEnv, rustKey, rustRoleAllowed, spellOutDir, toEntryText } from "../../cache/RustKey.ts"
 import type { CompilerInfo } from "../../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../../compiler/CompilerRunner.ts"
 import { expectedOutputs, isCrateOutput, parseDepInfo, parseRustArgs, type RustCompilation, withEnvValues } from "../../compiler/RustArgs.ts"
@@ -204,16 +204,18 @@ export const rustFamily = Effect.gen(function*() {
   })
 
   /** The crate's files in --out-dir, named by role; its text outputs rewritten for where it is. */
-  const outputsOf = (req: CompileRequest, c: RustCompilation, at: Place): Outputs => ({
+  /** `envDeps`: the variables the key covers, once known; a restored `# env-dep:` line shows only those. */
+  const outputsOf = (req: CompileRequest, c: RustCompilation, at: Place, envDeps: () => ReadonlyArray<string>): Outputs => ({
     id: JSON.stringify([path.resolve(req.cwd, c.outDir), c.stem]),
     restore: Effect.fn("RustFamily.restore")(function*(entry: CacheEntry) {
       const mode = 0o666 & ~req.umask
-      const names = entry.files.map((f) => nameOf(c, f.role))
+      const names = entry.files.map((f) => (rustRoleAllowed(c, f.role) ? nameOf(c, f.role) : undefined))
+      const place = { ...at, env: keyedEnv(req.env, envDeps()) }
       // An entry that lacks an output this compile makes, or names a file it doesn't, is not this compile's.
       if (names.some((n) => n === undefined) || !expectedOutputs(c).every((n) => names.includes(n))) return undefined
       for (const [i, f] of entry.files.entries()) {
         const file = path.resolve(req.cwd, c.outDir, names[i]!)
-        yield* writeAtomically(file, fromEntryFile(f.role, f.data, at), mode)
+        yield* writeAtomically(file, fromEntryFile(f.role, f.data, place), mode)
         remember(file, entry.meta?.[digestMeta(f.role)])
       }
       return { stdout: entry.stdout, stderr: fromEntryStderr(entry.stderr, at) }
@@ -234,6 +236,7 @@ export const rustFamily = Effect.gen(function*() {
           // The filesystem's clock may run a little behind ours: allow a second.
           if (st === undefined || !st.isFile() || (!expected.includes(name) && st.mtimeMs < since - 1000)) continue
           const role = roleOf(c, name)
+          if (!rustRoleAllowed(c, role)) continue
           const data = await fsp.readFile(file)
           if (!isDepInfo(role)) {
             meta[digestMeta(role)] = createHash("sha256").update(data).digest("hex")
@@ -247,7 +250,7 @@ export const rustFamily = Effect.gen(function*() {
   })
 
   /** The key: the toolchain, and what the crate depends on (a pre-pass, or its memo). */
-  const keyOf = (req: CompileRequest, compiler: CompilerInfo, c: RustCompilation) =>
+  const keyOf = (req: CompileRequest, compiler: CompilerInfo, c: RustCompilation, learnt: (envDeps: ReadonlyArray<string>) => void) =>
     Effect.gen(function*() {
       const libFile = (lib: string) =>
         c.libDirs.map((d) => path.resolve(req.cwd, d, `lib${lib}.a`)).find((f) => fs.existsSync(f)) ?? `lib${lib}.a`
@@ -264,6 +267,7 @@ export const rustFamily = Effect.gen(function*() {
       const [toolchain, deps] = yield* Effect.all([toolchainOf(req, compiler, c), crateDeps(req, c, context)], { concurrency: 2 })
       if (toolchain === undefined) return skip("rustc sysroot unknown")
       if (deps === undefined) return { key: undefined, mode: undefined, read: [] } satisfies ResultKey
+      learnt(deps.envDeps)
       const sources = deps.sources
       return {
         key: rustKey({
@@ -296,14 +300,15 @@ export const rustFamily = Effect.gen(function*() {
       }
       const c = parsed.compilation
       const at: Place = { cwd: req.cwd, outDir: c.outDir, basedirs: config.basedirs, env: req.env }
+      let envDeps: ReadonlyArray<string> = []
       return {
         _tag: "Job",
         req,
         kind: KIND,
-        outputs: outputsOf(req, c, at),
+        outputs: outputsOf(req, c, at, () => envDeps),
         args: req.args,
         direct: undefined,
-        key: keyOf(req, compiler, c)
+        key: keyOf(req, compiler, c, (e) => void (envDeps = e))
       } satisfies Job
     })
   }
