@@ -186,12 +186,12 @@ export class DirectMode extends Context.Service<DirectMode, {
       learn: (req, d, started, result, read, depText, includes) =>
         candidateFor(req, d, started, result, read, depText, includes).pipe(Effect.flatMap((cand) =>
           cand === undefined
-            ? Effect.void
+            ? Effect.logDebug(`direct mode can't vouch for ${result}: not added to its manifest`)
             : readManifest(d.manifestKey, { wait: false }).pipe(
               Effect.flatMap((m) => Effect.promise(() => encodeManifest(d.manifestKey, addCandidate(m, cand)))),
               Effect.flatMap((blob) => (blob instanceof Error ? Effect.void : cache.storeBlob(d.manifestKey, blob)))
             )
-        ))
+        ), Effect.catchCause((cause) => Effect.logWarning(`direct mode: manifest ${d.manifestKey} not updated`, cause)))
     })
   }))
 }

@@ -1,5 +1,6 @@
 import { gccFamily } from "../families/gcc/GccFamily.ts"
 import { msvcFamily } from "../families/msvc/MsvcFamily.ts"
+import { nvccFamily } from "../families/nvcc/NvccFamily.ts"
 import { rustFamily } from "../families/rust/RustFamily.ts"
 
 /**
@@ -7,4 +8,4 @@ import { rustFamily } from "../families/rust/RustFamily.ts"
  * is a clang: MSVC first). Adding a family is one
  * folder under src/families/ and one line here.
  */
-export const FAMILIES = [msvcFamily, gccFamily, rustFamily] as const
+export const FAMILIES = [msvcFamily, gccFamily, nvccFamily, rustFamily] as const
