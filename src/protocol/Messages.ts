@@ -1,4 +1,7 @@
-/** The client↔daemon messages: one JSON frame each way per connection. */
+/**
+ * The client↔daemon messages: one request frame; then the daemon's keep-alive frames, if it takes
+ * a while, and one response frame. No Effect here: the client's hot path loads this.
+ */
 
 export interface CompileRequest {
   readonly type: "compile"
@@ -12,6 +15,13 @@ export interface CompileRequest {
   readonly umask: number
   /** The client process: a make or cargo job's jobserver descriptors are reachable through /proc/<pid>/fd. */
   readonly pid?: number
+  /**
+   * argv, env or cwd held bytes that are not UTF-8, so the strings here are not what the compiler
+   * would get: the daemon answers run-locally and the client runs the compiler with the raw bytes.
+   */
+  readonly lossy?: true
+  /** The client's stderr is a terminal (for colored diagnostics). */
+  readonly stderrTty?: boolean
 }
 
 export type Request =
@@ -26,6 +36,8 @@ export interface Compiled {
   /** base64: compiler output is bytes, not always UTF-8. */
   readonly stdout: string
   readonly stderr: string
+  /** The compiler died of this signal (e.g. "SIGSEGV"): the client re-raises it on itself. */
+  readonly signal?: string
 }
 
 export type Response =
@@ -36,3 +48,5 @@ export type Response =
   | { readonly type: "ok" }
   | { readonly type: "version-mismatch"; readonly daemonBuild: string }
   | { readonly type: "error"; readonly message: string }
+  /** A keep-alive, sent every second while the daemon works on the request; the answer follows. */
+  | { readonly type: "busy" }
