@@ -1,4 +1,6 @@
+import * as fs from "node:fs"
 import * as path from "node:path"
+import { rebaseArgs } from "../compiler/GccOptions.ts"
 
 /**
  * Pure path rewriting for SCCACHE_BASEDIRS: an absolute path under a base directory becomes
@@ -20,6 +22,32 @@ export const relativizeArg = (arg: string, cwd: string, basedirs: ReadonlyArray<
     const joined = /^(-[A-Za-z][A-Za-z-]*?)(\/.*)$/.exec(part)
     return joined === null ? part : joined[1]! + relativizePath(joined[2]!, cwd, basedirs)
   }).join("")
+}
+
+/**
+ * A path as a key sees it: under a base directory it is written from the working directory, but
+ * an absolute spelling stays told apart from a relative one (`-o t.o` and `-o $PWD/t.o` give
+ * different .d targets, `__FILE__` differs), so only the same spelling in another checkout shares.
+ */
+export const keyPath = (p: string, cwd: string, basedirs: ReadonlyArray<string>): string => {
+  const rel = relativizePath(p, cwd, basedirs)
+  return rel === p ? p : `<base>/${rel}`
+}
+
+/** gcc/clang arguments for a key: only what the option table marks as a path is rebased. */
+export const rebaseGccArgs = (args: ReadonlyArray<string>, cwd: string, basedirs: ReadonlyArray<string>): Array<string> =>
+  basedirs.length === 0 ? [...args] : rebaseArgs(args, (p) => keyPath(p, cwd, basedirs))
+
+/**
+ * The working directory as the build spells it: the shell's `$PWD` when it names the same
+ * directory as the physical one (a checkout reached through a symlink), as ccache does; base
+ * directories, `-I` and source paths are written against that one.
+ */
+export const logicalCwd = (cwd: string, pwd: string | undefined): string => {
+  if (pwd === undefined || pwd === cwd || !path.isAbsolute(pwd)) return cwd
+  const a = fs.statSync(pwd, { throwIfNoEntry: false })
+  const b = fs.statSync(cwd, { throwIfNoEntry: false })
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino ? path.normalize(pwd) : cwd
 }
 
 /** A run of path characters in make syntax: escaped characters included, unescaped space not. */

@@ -8,23 +8,27 @@ import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { parseDepFile } from "../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../compiler/GccArgs.ts"
+import { FORCE_COLORS, showsColors, stripColors } from "../compiler/GccOptions.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
-import { statsLanguage } from "../compiler/Language.ts"
+import { assemblerReadsFiles, statsLanguage } from "../compiler/Language.ts"
 import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
-import type { CompileRequest } from "../protocol/Messages.ts"
+import type { Compiled, CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
-import { depFromTemplate, depToTemplate, relativizeArg, relativizePath } from "./BaseDirs.ts"
-import type { CacheEntry } from "./CacheEntry.ts"
-import { cKey } from "./CKey.ts"
+import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
+import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
+import { KeyHistory } from "../explain/KeyHistory.ts"
+import { keyInputsOf } from "../explain/KeyInputs.ts"
+import { cKey, keyEnv, withExtraFiles } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
-import { addCandidate, decodeManifest, dependResultKey, encodeManifest, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates } from "./Manifest.ts"
+import { addCandidate, candidateReachable, decodeManifest, dependResultKey, depTargets, encodeManifest, includeRoots, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates, verifiedDepText } from "./Manifest.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
-import { writeAtomically } from "./OutputWriter.ts"
+import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
+import { decodedOnce } from "../storage/MemoryTier.ts"
 
-const readUtf8 = (cwd: string) => (file: string): string | undefined => {
+export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   try {
     return fs.readFileSync(path.resolve(cwd, file), "utf8")
   } catch {
@@ -71,17 +75,25 @@ interface PathView {
   readonly relocatable: boolean
   readonly bases: ReadonlyArray<string>
   readonly key: (file: string) => string
+  /** Arguments and the input as the key spells them (see keyPath). */
+  readonly args: (args: ReadonlyArray<string>) => ReadonlyArray<string>
+  readonly spelled: (file: string) => string
 }
 
 const pathView = (c: GccCompilation, cwd: string, basedirs: ReadonlyArray<string>): PathView => {
-  const relocatable = !c.recordsSwitches && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
+  const relocatable = !c.recordsSwitches && !c.recordsOutputPath && (!c.recordsCwd || mappedCwd(cwd, c.prefixMaps) !== cwd)
   const bases = [...new Set([...basedirs, cwd])].sort((a, b) => b.length - a.length)
   return {
     relocatable,
     bases,
-    key: relocatable ? (f) => relativizePath(path.resolve(cwd, f), cwd, bases) : (f) => path.resolve(cwd, f)
+    key: relocatable ? (f) => relativizePath(path.resolve(cwd, f), cwd, bases) : (f) => path.resolve(cwd, f),
+    args: relocatable ? (a) => rebaseGccArgs(a, cwd, bases) : (a) => a,
+    spelled: relocatable ? (f) => keyPath(f, cwd, bases) : (f) => f
   }
 }
+
+/** Diagnostics are stored colored; a client whose stderr shows none gets them plain. */
+const withoutColors = <A extends Compiled>(reply: A): A => ({ ...reply, stderr: stripColors(Buffer.from(reply.stderr, "base64")).toString("base64") })
 
 /** gcc and clang compiles through the cache: direct mode, depend mode, preprocessor mode. */
 export class CCompile extends Context.Service<CCompile, {
@@ -94,6 +106,7 @@ export class CCompile extends Context.Service<CCompile, {
     const jobs = yield* Jobserver
     const config = yield* DaemonConfig
     const digests = yield* FileDigests
+    const history = yield* KeyHistory
     const search = yield* IncludeSearch
     /**
      * Manifest keys whose files use time macros (or __FILE__ under base directories): the result
@@ -104,6 +117,7 @@ export class CCompile extends Context.Service<CCompile, {
     const inFlight = new Map<string, Deferred.Deferred<void>>()
 
     const count = (f: (s: StatsSnapshot) => void) => stats.update(f)
+    const decodeManifestOnce = decodedOnce(decodeManifest)
 
     /**
      * Single flight: `compile` for a miss, unless an identical compile (same key, working directory
@@ -146,14 +160,11 @@ export class CCompile extends Context.Service<CCompile, {
       const mode = 0o666 & ~req.umask
       const paths: Record<string, string> = { obj: c.output }
       for (const side of c.sideOutputs) paths[side.role] = side.file
-      if (entry.files.length !== 1 + c.sideOutputs.length) return false
+      // An entry that names an output this invocation doesn't make, or lacks one, is not this compile's.
+      const placed = placeFiles(entry, fromTable(paths), Object.keys(paths))
+      if (placed === undefined) return false
       const t0 = performance.now()
-      for (const f of entry.files) {
-        const target = paths[f.role]
-        // An entry that names an output this invocation doesn't make is not this compile's.
-        if (target === undefined) return false
-        yield* writeAtomically(path.resolve(req.cwd, target), f.data, mode)
-      }
+      for (const f of placed) yield* writeAtomically(path.resolve(req.cwd, f.file), f.data, mode)
       yield* count((s) => record(s.output_write_duration, performance.now() - t0))
       return true
     })
@@ -172,9 +183,10 @@ export class CCompile extends Context.Service<CCompile, {
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
         if (blob === undefined) return Effect.succeed(undefined)
-        const m = decodeManifest(blob)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
-        return m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        return Effect.promise(() => decodeManifestOnce(key, blob)).pipe(Effect.flatMap((m) =>
+          m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+        ))
       }))
 
     /**
@@ -194,14 +206,17 @@ export class CCompile extends Context.Service<CCompile, {
       if (scanned.some((d) => d.incbin)) return "incbin" as const
       if (scanned.some((d) => d.timeMacros)) return "time" as const
       // __FILE__ holds paths as the compiler found them: only a rebased absolute path makes it differ.
-      const rebased = view.relocatable && [...read].some((f) => path.isAbsolute(f) && view.key(f) !== f)
+      // (compared normalised: clang reaches libstdc++ through /usr/bin/../lib/gcc/…/../../../../include).
+      const rebased = view.relocatable && [...read].some((f) => path.isAbsolute(f) && view.key(f) !== path.normalize(f))
       if (rebased && scanned.some((d) => d.fileMacros)) return "file" as const
       return includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     }
 
     /** Does a candidate still describe the files on disk? */
-    const matches = (cand: ManifestCandidate, cwd: string, view: PathView): boolean => {
+    const matches = (cand: ManifestCandidate, cwd: string, view: PathView, roots: ReadonlyArray<string>): boolean => {
       const back = (f: string) => (view.relocatable ? path.resolve(cwd, f) : f)
+      // Shared manifests are input from others: only files this compile's include search can reach are read.
+      if (!candidateReachable(cand, back, roots)) return false
       for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
       for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
       return true
@@ -250,27 +265,31 @@ export class CCompile extends Context.Service<CCompile, {
     const storeCandidate = (mkey: string, candidate: ManifestCandidate | undefined) =>
       candidate === undefined
         ? Effect.void
-        : readManifest(mkey, { wait: false }).pipe(Effect.flatMap((m) => cache.storeBlob(mkey, encodeManifest(addCandidate(m, candidate)))))
+        : readManifest(mkey, { wait: false }).pipe(
+          Effect.flatMap((m) => Effect.promise(() => encodeManifest(mkey, addCandidate(m, candidate)))),
+          Effect.flatMap((blob) => (blob instanceof Error ? Effect.void : cache.storeBlob(mkey, blob)))
+        )
 
     const readDep = (req: CompileRequest, c: GccCompilation) =>
       c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
 
     /** `since` is a performance.now() reading: a hit takes a few milliseconds, below Date's grain. */
-    const hitStats = (lang: string, since: number, direct: boolean) =>
+    const hitStats = (lang: string, family: string, since: number, direct: boolean) =>
       count((s) => {
         bump(s.cache_hits, lang)
+        bump(s.adv_cache_hits, `${lang} [${family}]`)
         bump(direct ? s.direct_hits : s.preprocessor_hits, lang)
         record(s.cache_read_hit_duration, performance.now() - since)
       })
 
     /** Runs the real compile; success gives the outputs read back, ready to store. */
-    const runCompile = Effect.fn("CCompile.runCompile")(function*(req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>, lang: string) {
+    const runCompile = Effect.fn("CCompile.runCompile")(function*(req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>, lang: string, family: string) {
       yield* count((s) => {
         bump(s.cache_misses, lang)
-        s.requests_executed++
+        bump(s.adv_cache_misses, `${lang} [${family}]`)
       })
       const compileStarted = Date.now()
-      const out = yield* jobs.withToken(runner.run(req.exe, args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
+      const out = yield* jobs.withToken(runner.run(req.exe, c.colorsForced ? [...args, FORCE_COLORS] : args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
       if (out._tag === "Failure") return { _tag: "Unrunnable" as const, reason: out.failure.message }
       const result = out.success
       yield* count((s) => {
@@ -278,7 +297,7 @@ export class CCompile extends Context.Service<CCompile, {
         record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      const reply = compiled(result.exitCode, result.stdout, result.stderr, result.signal)
       if (result.exitCode !== 0) return { _tag: "Failed" as const, reply }
       const files = yield* collectOutputs(req, c)
       if (files === undefined) {
@@ -288,17 +307,40 @@ export class CCompile extends Context.Service<CCompile, {
       return { _tag: "Compiled" as const, reply, entry: { exitCode: 0, stdout: result.stdout, stderr: result.stderr, files } }
     })
 
-    const compile = Effect.fn("CCompile.compile")(function*(req: CompileRequest, compiler: CompilerInfo) {
+    const compile = Effect.fn("CCompile.compile")(function*(request: CompileRequest, compiler: CompilerInfo) {
+      const req = { ...request, cwd: logicalCwd(request.cwd, request.env["PWD"]) }
       const args = expandResponseFiles(req.args, readUtf8(req.cwd))
       if (args === undefined) return yield* notCached("response files nested too deep")
-      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc")
+      const parsed = parseGccArgs(args, compiler.family === "clang" ? "clang" : "gcc", req.env)
       if (parsed._tag === "NotCacheable") return yield* notCached(parsed.reason, parsed.nonCompilation === true)
       const c = parsed.compilation
+      const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
+      if (special !== undefined) return yield* notCached(special)
+      const outcome = yield* compileParsed(req, compiler, c)
+      return outcome.type === "compiled" && !showsColors(c.colors, req.stderrTty === true, req.env) ? withoutColors(outcome) : outcome
+    })
+
+    const compileParsed = Effect.fn("CCompile.compileParsed")(function*(req: CompileRequest, compiler: CompilerInfo, c: GccCompilation) {
       const lang = statsLanguage(c.language)
+      const env = withExtraFiles(req.env, req.cwd, (f) => digests.digest(f)?.digest)
+      if ("missing" in env) return yield* notCached(`SCCACHE_EXTRAFILES: cannot read ${env.missing}`)
       const started = Date.now()
       const clock = performance.now()
       const view = pathView(c, req.cwd, config.basedirs)
       const cpu = c.nativeCpu ? cpuFingerprint() : ""
+      // What --explain and the debug log compare a miss against.
+      const remember = (key: string, read: ReadonlyArray<string>, outcome: "hit" | "miss") =>
+        history.record(keyInputsOf({
+          key, ...(mkey === undefined ? {} : { manifest: mkey }), cwd: req.cwd, input: c.input, output: c.output,
+          compiler: compiler.identity, args: c.directArgs, env: keyEnv(env), read
+        }, (f) => digests.digest(f)?.digest), outcome)
+      // Files options name (sanitizer lists, profiles, specs): their content is part of every key.
+      const fileDigests: Array<string> = []
+      for (const f of c.keyFiles) {
+        const d = digests.digest(path.resolve(req.cwd, f))
+        if (d === undefined) return yield* notCached("option names an unreadable file or a directory")
+        fileDigests.push(`${view.spelled(f)}\0${d.digest}`)
+      }
 
       // Direct mode: no preprocessor, when the manifest's files are all as they were.
       let mkey: string | undefined
@@ -310,11 +352,11 @@ export class CCompile extends Context.Service<CCompile, {
           compiler,
           driver: req.exe,
           compilation: c,
-          args: view.relocatable ? c.directArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) : c.directArgs,
-          input: view.key(c.input),
+          args: [...view.args(c.directArgs), ...fileDigests],
+          input: view.spelled(c.input),
           inputDigest: input.digest,
           cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
-          env: req.env,
+          env,
           cpu
         })
         if (input.timeMacros || preprocessorOnly.has(mkey)) mkey = undefined
@@ -322,19 +364,28 @@ export class CCompile extends Context.Service<CCompile, {
       const directHit = (key: string) =>
         Effect.gen(function*() {
           const manifest: Manifest | undefined = yield* readManifest(key)
-          for (const cand of manifest?.candidates ?? []) {
-            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view)) continue
+          if (manifest === undefined || manifest.candidates.length === 0) return undefined
+          const dirs = yield* search.dirs(req.exe, compiler, c, { cwd: req.cwd, env: req.env })
+          if (dirs === undefined) return undefined
+          const roots = includeRoots(req.cwd, c.input, dirs)
+          for (const cand of manifest.candidates) {
+            if ((c.dep !== undefined && cand.dep === undefined) || !matches(cand, req.cwd, view, roots)) continue
+            // The .d names only what was just verified, never text from the cache as it stands.
+            const verified = new Set(cand.includes.map(([f]) => path.resolve(req.cwd, f)))
+            const depText = cand.dep === undefined ? undefined : verifiedDepText(depFromTemplate(cand.dep, req.cwd), req.cwd, verified, depTargets(c))
+            if (c.dep !== undefined && depText === undefined) continue
             const entry = yield* cache.lookup(cand.result)
             if (entry === undefined) continue
             if (!(yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false)))) return undefined
-            if (c.dep !== undefined && cand.dep !== undefined) {
-              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depFromTemplate(cand.dep, req.cwd)), 0o666 & ~req.umask).pipe(
+            if (c.dep !== undefined && depText !== undefined) {
+              const wrote = yield* writeAtomically(path.resolve(req.cwd, c.dep.file), Buffer.from(depText), 0o666 & ~req.umask).pipe(
                 Effect.as(true),
                 Effect.orElseSucceed(() => false)
               )
               if (!wrote) return undefined
             }
-            yield* hitStats(lang, clock, true)
+            yield* hitStats(lang, compiler.family, clock, true)
+            yield* remember(cand.result, cand.includes.map(([f]) => f), "hit")
             return compiled(entry.exitCode, entry.stdout, entry.stderr)
           }
           return undefined
@@ -351,7 +402,7 @@ export class CCompile extends Context.Service<CCompile, {
           const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
           const compileArgs = tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep]
           if (config.recache) yield* count((s) => void s.forced_recaches++)
-          const done = yield* runCompile(req, c, compileArgs, lang)
+          const done = yield* runCompile(req, c, compileArgs, lang, compiler.family)
           const depText = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined))
           if (tmpDep !== undefined) yield* Effect.promise(() => fsp.rm(tmpDep, { force: true }))
           if (done._tag === "Unrunnable") return runLocally(done.reason)
@@ -369,6 +420,7 @@ export class CCompile extends Context.Service<CCompile, {
             return done.reply
           }
           const result = dependResultKey(key, includes)
+          yield* remember(result, read, "miss")
           const learnDepend = candidateFor(req, compiler, c, view, started, result, read, c.dep === undefined ? undefined : depText, includes)
           const background = yield* cache.writeLater([result, key], cache.store(result, done.entry).pipe(
             Effect.andThen(learnDepend),
@@ -385,6 +437,7 @@ export class CCompile extends Context.Service<CCompile, {
       if (c.hashInputDirectly) {
         const data = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.input)).catch(() => undefined))
         if (data === undefined) return yield* notCached("input file missing")
+        if (c.language === "assembler" && assemblerReadsFiles(data)) return yield* notCached("unsupported code directive (.incbin/.include)")
         sourceDigest = createHash("sha256").update(data).digest("hex")
         read = [c.input]
       } else {
@@ -398,9 +451,10 @@ export class CCompile extends Context.Service<CCompile, {
       const key = cKey({
         compiler,
         driver: req.exe,
-        compilation: view.relocatable ? { ...c, keyArgs: c.keyArgs.map((a) => relativizeArg(a, req.cwd, view.bases)) } : c,
+        compilation: { ...c, keyArgs: view.args(c.keyArgs) },
+        files: fileDigests,
         cwd: req.cwd,
-        env: req.env,
+        env,
         sourceDigest,
         cpu
       })
@@ -411,7 +465,8 @@ export class CCompile extends Context.Service<CCompile, {
         const entry = yield* cache.lookup(key)
         if (entry === undefined) return undefined
         if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
-          yield* hitStats(lang, clock, false)
+          yield* hitStats(lang, compiler.family, clock, false)
+          yield* remember(key, read, "hit")
           const depText = yield* readDep(req, c)
           const background = yield* cache.writeLater(mkey === undefined ? [] : [mkey], learn(depText))
           return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background }
@@ -428,7 +483,8 @@ export class CCompile extends Context.Service<CCompile, {
       }
 
       const miss = Effect.gen(function*() {
-        const done = yield* runCompile(req, c, req.args, lang)
+        yield* remember(key, read, "miss")
+        const done = yield* runCompile(req, c, req.args, lang, compiler.family)
         if (done._tag === "Unrunnable") return runLocally(done.reason)
         if (done._tag === "Failed") return done.reply
         // Checked before replying: once make has the outputs it may change them.

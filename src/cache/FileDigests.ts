@@ -1,6 +1,6 @@
 import { Context, Layer } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import { hashRegularFileSync, MAX_DIGEST_BYTES } from "../fs/StreamHash.ts"
 
 export interface FileDigest {
   readonly digest: string
@@ -16,6 +16,21 @@ export interface FileDigest {
 
 /** A file changed this recently may change again within one tick of the file system's clock. */
 const SETTLE_MS = 1000
+
+/**
+ * stat that never throws: the stats, or the error's code for a path that can't be looked at
+ * (missing, a symlink loop, a directory on the way that can't be searched…).
+ */
+const statOf = (file: string): fs.BigIntStats | string => {
+  try {
+    return fs.statSync(file, { bigint: true })
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? "EIO"
+  }
+}
+
+/** Codes after which nothing can be found at the path by anyone (the compiler included). */
+const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"])
 
 const identity = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
 
@@ -43,27 +58,32 @@ export class FileDigests extends Context.Service<FileDigests, {
     const listings = new Map<string, { id: string; names: ReadonlySet<string> }>()
 
     const digest = (file: string): FileDigest | undefined => {
-      const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
-      if (st === undefined || !st.isFile()) return undefined
+      const st = statOf(file)
+      // Unreadable or not a file: the compile goes its slow way, and the compiler says why.
+      if (typeof st === "string" || !st.isFile()) return undefined
       const id = identity(st)
       const known = digests.get(file)
       if (known !== undefined && known.id === id) return known.value
-      let data: Buffer
-      try {
-        data = fs.readFileSync(file)
-      } catch {
-        return undefined
-      }
+      // Streamed and bounded: a manifest from a shared cache may name any file.
+      const flags = { timeMacros: false, fileMacros: false, incbin: false }
+      const hex = hashRegularFileSync(file, MAX_DIGEST_BYTES, (w) => {
+        const f = scanText(w)
+        flags.timeMacros ||= f.timeMacros
+        flags.fileMacros ||= f.fileMacros
+        flags.incbin ||= f.incbin
+      })
+      if (hex === undefined) return undefined
       const changedMs = Math.max(Number(st.mtimeNs / 1000n) / 1000, Number(st.ctimeNs / 1000n) / 1000)
-      const value = { digest: createHash("sha256").update(data).digest("hex"), changedMs, ...scanText(data) }
+      const value = { digest: hex, changedMs, ...flags }
       if (Date.now() - changedMs > SETTLE_MS) digests.set(file, { id, value })
       return value
     }
 
     /** The names in a directory; `null` when nothing there can exist, `undefined` when unreadable. */
     const listing = (dir: string): ReadonlySet<string> | null | undefined => {
-      const st = fs.statSync(dir, { bigint: true, throwIfNoEntry: false })
-      if (st === undefined || !st.isDirectory()) return null
+      const st = statOf(dir)
+      if (typeof st === "string") return NOTHING_THERE.has(st) ? null : undefined
+      if (!st.isDirectory()) return null
       const id = identity(st)
       const known = listings.get(dir)
       if (known !== undefined && known.id === id) return known.names

@@ -1,8 +1,10 @@
+import { Exit, Schema } from "effect"
 import * as path from "node:path"
 import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import type { GccCompilation } from "../compiler/GccArgs.ts"
-import { decodeEntry, encodeEntry } from "./CacheEntry.ts"
-import { keyEnv } from "./CKey.ts"
+import { INCLUDE_PATH_ENV } from "../compiler/GccOptions.ts"
+import { decodeEntry, encodeEntry, type EntryTooLarge } from "./CacheEntry.ts"
+import { KEY_ENV, keyEnv } from "./CKey.ts"
 import { KeyBuilder } from "./KeyBuilder.ts"
 
 /**
@@ -30,7 +32,7 @@ const MANIFEST_VERSION = "sccache-ts/manifest/1"
 export const MAX_CANDIDATES = 16
 
 /** Environment that changes which headers are found, on top of what changes the result. */
-const SEARCH_ENV = ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH"]
+const SEARCH_ENV = INCLUDE_PATH_ENV.filter((v) => !KEY_ENV.includes(v))
 
 export interface ManifestKeyInputs {
   readonly compiler: CompilerInfo
@@ -74,21 +76,99 @@ export const addCandidate = (m: Manifest | undefined, c: ManifestCandidate): Man
   candidates: [c, ...(m?.candidates ?? []).filter((o) => o.result !== c.result)].slice(0, MAX_CANDIDATES)
 })
 
-// Manifests travel as cache entries (checksummed, compressed), holding one JSON file.
-export const encodeManifest = (m: Manifest): Uint8Array =>
-  encodeEntry({ files: [{ role: "manifest", mode: 0o644, data: Buffer.from(JSON.stringify(m)) }], stdout: new Uint8Array(), stderr: new Uint8Array(), exitCode: 0 })
+/** Far above any real manifest (16 candidates of a few thousand headers): a bigger blob is not read. */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
-export const decodeManifest = (blob: Uint8Array): Manifest | undefined => {
-  const entry = decodeEntry(blob)
-  if (entry instanceof Error) return undefined
-  const file = entry.files.find((f) => f.role === "manifest")
-  if (file === undefined) return undefined
-  try {
-    const m = JSON.parse(Buffer.from(file.data).toString("utf8")) as Manifest
-    return Array.isArray(m.candidates) ? m : undefined
-  } catch {
-    return undefined
+const Candidate = Schema.Struct({
+  // Looked up as a key: a hex digest, never a path or another backend's name.
+  result: Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/)),
+  includes: Schema.Array(Schema.Tuple([Schema.String, Schema.String])),
+  absent: Schema.Array(Schema.Tuple([Schema.String, Schema.Array(Schema.String)])),
+  dep: Schema.optionalKey(Schema.String)
+})
+const ManifestSchema = Schema.Struct({ candidates: Schema.Array(Candidate).check(Schema.isMaxLength(MAX_CANDIDATES)) })
+const decodeManifestJson = Schema.decodeUnknownExit(Schema.fromJsonString(ManifestSchema))
+
+// Manifests travel as cache entries (checksummed, compressed, naming their key), holding one JSON file.
+export const encodeManifest = (key: string, m: Manifest): Promise<Uint8Array | EntryTooLarge> =>
+  encodeEntry(key, { files: [{ role: "manifest", mode: 0o644, data: Buffer.from(JSON.stringify(m)) }], stdout: new Uint8Array(), stderr: new Uint8Array(), exitCode: 0 })
+
+/** The manifest stored under `key`; undefined for anything else, checked field by field. */
+export const decodeManifest = async (key: string, blob: Uint8Array): Promise<Manifest | undefined> => {
+  const entry = await decodeEntry(key, blob, MAX_MANIFEST_BYTES)
+  if (entry instanceof Error || entry.files.length !== 1 || entry.files[0]!.role !== "manifest") return undefined
+  const m = decodeManifestJson(Buffer.from(entry.files[0]!.data).toString("utf8"))
+  return Exit.isSuccess(m) ? m.value : undefined
+}
+
+/** Pseudo file systems: files there lie about their size, block, or are not the user's headers. */
+const PSEUDO = ["/proc", "/sys", "/dev"]
+
+const under = (file: string, dir: string): boolean => file === dir || file.startsWith(dir === "/" ? dir : dir + "/")
+
+/**
+ * Pure: the directories whose files this compile's include search can reach: the source's
+ * directory, the working directory, and the search path (the -iquote, -I, -isystem, -idirafter
+ * directories and the compiler's own), all absolute.
+ */
+export const includeRoots = (cwd: string, input: string, searchDirs: ReadonlyArray<string>): Array<string> =>
+  [...new Set([path.dirname(path.resolve(cwd, input)), cwd, ...searchDirs.map((d) => path.resolve(cwd, d))])]
+
+/**
+ * Pure: whether `file` is a plain absolute path (as the daemon will open it) under one of
+ * `roots`, outside the pseudo file systems.
+ */
+export const reachable = (file: string, roots: ReadonlyArray<string>): boolean =>
+  path.isAbsolute(file) && path.normalize(file) === file && !PSEUDO.some((p) => under(file, p)) &&
+  roots.some((r) => under(file, r))
+
+/**
+ * Pure: whether a candidate names only files and directories the include search can reach, each
+ * as `locate` turns it into the path that would be opened. A manifest comes from a shared cache:
+ * one that names `/proc/self/pagemap` or `~/.ssh/id_rsa` is never read for it, and is a miss.
+ */
+export const candidateReachable = (c: ManifestCandidate, locate: (f: string) => string, roots: ReadonlyArray<string>): boolean =>
+  c.includes.every(([f]) => reachable(locate(f), roots)) && c.absent.every(([d, names]) =>
+    reachable(locate(d), roots) && names.every((n) => n !== "" && !n.includes("/") && n !== "." && n !== ".."))
+
+/** Pure: the targets this compile's own `.d` names: its -MT/-MQ values, else its output. */
+export const depTargets = (c: GccCompilation): Array<string> => {
+  const given = (c.dep?.targets ?? []).filter((_, i) => i % 2 === 1)
+  // Without -MT/-MQ: the output, or (for -Wp,-MD) the preprocessor's own default, the source's stem.
+  const values = given.length > 0 ? given : [c.output, path.basename(c.input).replace(/\.[^.]*$/, "") + ".o"]
+  return [...new Set(values.flatMap((v) => [v, ...v.split(/\s+/)]))]
+}
+
+/** make's escapes in a dependency file: `\ `, `\#`, `$$`. */
+const unescapeDep = (token: string) => token.replace(/\\(.)/g, "$1").replace(/\$\$/g, "$")
+
+/**
+ * Pure: the `.d` text a direct-mode hit writes, checked so that it says nothing but what the
+ * hit just verified: every line a rule without a recipe, every prerequisite (and every -MP
+ * phony target) one of the `verified` files (absolute, the digests just checked), every other
+ * target one of `targets`, and no `$` make would expand. The text stored in a shared cache could
+ * otherwise put `$(shell …)` or a recipe into a file make includes. Undefined: not this compile's.
+ */
+export const verifiedDepText = (
+  text: string,
+  cwd: string,
+  verified: ReadonlySet<string>,
+  targets: ReadonlyArray<string>
+): string | undefined => {
+  if (!text.endsWith("\n") || /[\0\r\t]/.test(text)) return undefined
+  const isVerified = (token: string) =>
+    !token.replace(/\$\$/g, "").includes("$") && verified.has(path.resolve(cwd, unescapeDep(token)))
+  for (const line of text.replace(/\\\n/g, " ").split("\n")) {
+    if (line.trim() === "") continue
+    const colon = line.search(/(?<!\\):( |$)/)
+    if (colon < 0) return undefined
+    const words = (s: string) => s.split(/(?<!\\) +/).filter((w) => w !== "")
+    const ruleTargets = words(line.slice(0, colon))
+    if (ruleTargets.length === 0) return undefined
+    if (!ruleTargets.every((t) => targets.includes(t) || targets.includes(unescapeDep(t)) || isVerified(t))) return undefined
+    if (!words(line.slice(colon + 1)).every(isVerified)) return undefined
   }
+  return text
 }
 
 /** Pure: the search path printed by `cc -E -v`, quote directories first; undefined if there is none. */

@@ -19,7 +19,7 @@ import { FileDigests } from "./FileDigests.ts"
 import { KeyBuilder } from "./KeyBuilder.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { writeAtomically } from "./OutputWriter.ts"
-import { fromEntryText, rustKey, spellOutDir, toEntryText } from "./RustKey.ts"
+import { fromEntryText, keyedEnv, rustKey, rustRoleAllowed, spellOutDir, toEntryText } from "./RustKey.ts"
 
 const LANG = "Rust"
 
@@ -121,8 +121,12 @@ export class RustCompile extends Context.Service<RustCompile, {
     // moments after it was written, when FileDigests would read and hash it again.
     const produced = new Map<string, { readonly stamp: string; readonly digest: string }>()
     const stampOf = (file: string) => {
-      const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
-      return st === undefined ? undefined : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+      try {
+        const st = fs.statSync(file, { bigint: true, throwIfNoEntry: false })
+        return st === undefined ? undefined : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+      } catch {
+        return undefined // a symlink loop, a directory that can't be searched: no stamp
+      }
     }
     const remember = (file: string, digest: string | undefined) => {
       const stamp = stampOf(file)
@@ -227,7 +231,7 @@ export class RustCompile extends Context.Service<RustCompile, {
 
     const restore = Effect.fn("RustCompile.restore")(function*(req: CompileRequest, c: RustCompilation, entry: CacheEntry, at: Place) {
       const mode = 0o666 & ~req.umask
-      const names = entry.files.map((f) => nameOf(c, f.role))
+      const names = entry.files.map((f) => (rustRoleAllowed(c, f.role) ? nameOf(c, f.role) : undefined))
       // An entry that lacks an output this compile makes, or names a file it doesn't, is not this compile's.
       if (names.some((n) => n === undefined) || !expectedOutputs(c).every((n) => names.includes(n))) return false
       for (const [i, f] of entry.files.entries()) {
@@ -253,6 +257,7 @@ export class RustCompile extends Context.Service<RustCompile, {
           const st = await fsp.stat(file).catch(() => undefined)
           if (st === undefined || !st.isFile() || (!expected.includes(name) && st.mtimeMs < since)) continue
           const role = roleOf(c, name)
+          if (!rustRoleAllowed(c, role)) continue
           const data = await fsp.readFile(file)
           if (!isDepInfo(role)) {
             meta[digestMeta(role)] = createHash("sha256").update(data).digest("hex")
@@ -304,10 +309,12 @@ export class RustCompile extends Context.Service<RustCompile, {
       else if (key !== undefined) {
         const entry = yield* cache.lookup(key)
         if (entry !== undefined) {
-          const restored = yield* restore(req, c, entry, at).pipe(Effect.orElseSucceed(() => false))
+          // `# env-dep:` lines show only the variables the key covers (`deps` is set with `key`).
+          const restored = yield* restore(req, c, entry, { ...at, env: keyedEnv(req.env, deps!.envDeps) }).pipe(Effect.orElseSucceed(() => false))
           if (restored) {
             yield* stats.update((s) => {
               bump(s.cache_hits, LANG)
+              bump(s.adv_cache_hits, `${LANG} [rustc]`)
               record(s.cache_read_hit_duration, Date.now() - started)
             })
             return compiled(entry.exitCode, entry.stdout, fromEntryStderr(entry.stderr, at))
@@ -319,7 +326,7 @@ export class RustCompile extends Context.Service<RustCompile, {
 
       yield* stats.update((s) => {
         bump(s.cache_misses, LANG)
-        s.requests_executed++
+        bump(s.adv_cache_misses, `${LANG} [rustc]`)
       })
       const compileStarted = Date.now()
       const out = yield* jobs.withToken(runner.run(req.exe, req.args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
@@ -330,7 +337,7 @@ export class RustCompile extends Context.Service<RustCompile, {
         record(s.compiler_write_duration, Date.now() - compileStarted)
         if (result.exitCode !== 0) s.compile_fails++
       })
-      const reply = compiled(result.exitCode, result.stdout, result.stderr)
+      const reply = compiled(result.exitCode, result.stdout, result.stderr, result.signal)
       if (result.exitCode !== 0 || key === undefined || deps === undefined) return reply
 
       // Read and check the outputs before replying: once cargo has them it may change them.

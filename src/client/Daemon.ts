@@ -6,13 +6,20 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Env } from "../config/Config.ts"
+import { absolutePaths } from "../config/PathVariables.ts"
 import { inspectSocket, lockName, prepareSocketDir } from "../config/SocketPath.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
 import { type Exchanged, exchange } from "./Exchange.ts"
 import { runtimeName, whichOnPath } from "./Runtime.ts"
 
-/** How long a client waits for a daemon it (or a racing client) started. */
-export const STARTUP_TIMEOUT_MS = 10_000
+/** How long a client waits for a daemon it (or a racing client) started: sccache's default. */
+const STARTUP_TIMEOUT_MS = 10_000
+
+/** SCCACHE_SERVER_STARTUP_TIMEOUT_MS (or the config file's server_startup_timeout_ms, for the commands). */
+const startupTimeoutMs = (env: Env): number => {
+  const ms = Number(env["SCCACHE_SERVER_STARTUP_TIMEOUT_MS"])
+  return Number.isInteger(ms) && ms > 0 ? ms : STARTUP_TIMEOUT_MS
+}
 
 /** Exit status of a daemon entry run by a Node too old for it: the client then says so. */
 export const TOO_OLD_NODE = 3
@@ -62,11 +69,6 @@ export const daemonNode = (entry: string, env: Env): string | undefined => {
   return own.find(isExecutable) ?? whichOnPath("node", env["PATH"])
 }
 
-/** Variables naming files, which the daemon (started in /) must get absolute. */
-const PATH_VARIABLES = ["SCCACHE_GCS_KEY_PATH", "SCCACHE_ERROR_LOG"]
-const absolutePaths = (env: Env): Record<string, string> =>
-  Object.fromEntries(PATH_VARIABLES.filter((v) => env[v]).map((v) => [v, path.resolve(env[v]!)]))
-
 /** A daemon this client spawned: `gone` is set once it has exited or could not start. */
 interface Spawned {
   gone: { readonly reason: string; readonly code: number | null; readonly noRuntime?: true } | undefined
@@ -86,12 +88,13 @@ const spawnDaemon = async (env: Env, entry: string, socket: string): Promise<Spa
   const spawned: Spawned = { gone: undefined }
   try {
     // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the
-    // socket path goes along absolute, since a relative one meant the client's directory.
+    // socket path and the variables' paths go along absolute, since a relative one meant the
+    // client's directory (the daemon reads the config file itself).
     const child = spawn(node, [entry], {
       cwd: "/",
       detached: true,
       stdio: ["ignore", "ignore", stderr],
-      env: { ...env, ...absolutePaths(env), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket } as NodeJS.ProcessEnv
+      env: { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket } as NodeJS.ProcessEnv
     })
     child.on("error", (e) => {
       spawned.gone = { reason: `the daemon could not be spawned (${node}: ${e.message})`, code: null }
@@ -128,7 +131,7 @@ const POLL_MS = 4
 /**
  * Sends `req` to the daemon at `socket` and gives its answer, starting a daemon when none is there
  * (`start`) and replacing one of another build. Never sends anything to a socket that is not ours
- * in a directory only we can write. Bounded: a daemon that does not come up in STARTUP_TIMEOUT_MS,
+ * in a directory only we can write. Bounded: a daemon that does not come up in the startup timeout,
  * or exits, or refuses to start, ends it at once.
  */
 export const ask = async (
@@ -136,7 +139,7 @@ export const ask = async (
   req: Request,
   opts: { readonly env: Env; readonly entry: string; readonly start: boolean }
 ): Promise<Asked> => {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS
+  const deadline = Date.now() + startupTimeoutMs(opts.env)
   let lock: { close: () => void } | undefined
   let daemon: Spawned | undefined
   try {

@@ -1,5 +1,6 @@
 import { Context, Data, Effect, Layer } from "effect"
 import type { Env } from "../config/Config.ts"
+import { withConfigFile } from "../config/ConfigFile.ts"
 import { socketPath } from "../config/SocketPath.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
 import { ask } from "./Daemon.ts"
@@ -11,8 +12,8 @@ export class DaemonUnavailable extends Data.TaggedError("DaemonUnavailable")<{ r
 export class DaemonClient extends Context.Service<DaemonClient, {
   readonly request: (req: Request, opts?: { readonly start?: boolean }) => Effect.Effect<Response, DaemonUnavailable>
 }>()("sccache-ts/client/DaemonClient") {
-  /** `entry` is the script a new daemon runs: this very bundle. */
-  static readonly layer = (env: Env, entry: string) =>
+  /** `entry` is the script a new daemon runs: this very bundle. The config file counts here (its startup timeout). */
+  static readonly layer = (processEnv: Env, entry: string, env = withConfigFile(processEnv)) =>
     Layer.succeed(DaemonClient, DaemonClient.of({
       request: (req, opts) =>
         Effect.promise(() => ask(socketPath(env), req, { env, entry, start: opts?.start !== false })).pipe(

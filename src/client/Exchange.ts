@@ -87,7 +87,7 @@ export const compileRequest = (
   exe: string,
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>>,
-  extra: { readonly lossy: boolean; readonly stderrTty: boolean }
+  extra: { readonly lossy: boolean; readonly stderrTty: boolean } = { lossy: false, stderrTty: false }
 ): CompileRequest => ({
   type: "compile",
   build: BUILD_ID,

@@ -14,6 +14,8 @@ export interface CompilerOutput {
   readonly exitCode: number
   readonly stdout: Buffer
   readonly stderr: Buffer
+  /** The compiler died of this signal. */
+  readonly signal?: NodeJS.Signals
 }
 
 export interface PreprocessOutput {
@@ -47,7 +49,10 @@ export class PreprocessedText {
   incbin = false
   private readonly hash = createHash("sha256")
   private tail = ""
-  constructor(private readonly mapPath?: (file: string) => string) {}
+  private readonly mapPath: ((file: string) => string) | undefined
+  constructor(mapPath?: (file: string) => string) {
+    this.mapPath = mapPath
+  }
   push(chunk: string): void {
     const text = this.tail + chunk
     const end = text.lastIndexOf("\n") + 1
@@ -69,7 +74,8 @@ export class PreprocessedText {
       const m = /^# \d+ "((?:[^"\\]|\\.)*)"/.exec(line)
       if (m !== null) {
         const file = m[1]!.replace(/\\(.)/g, "$1")
-        if (!file.startsWith("<")) this.files.add(file)
+        // Not `<built-in>`, nor gcc -g's `# 1 "/cwd//"`, which names the working directory, not a file read.
+        if (!file.startsWith("<") && !file.endsWith("/")) this.files.add(file)
         if (this.mapPath !== undefined) {
           this.hash.update(text.slice(from, at))
           const mapped = file.startsWith("<") ? file : this.mapPath(file)
@@ -83,8 +89,67 @@ export class PreprocessedText {
   }
 }
 
+/**
+ * The umask of the client a compile runs for. The compiler runs under it, so its outputs get the
+ * modes a plain run would give them (a process-wide `process.umask` would race other requests).
+ */
+export const ClientUmask = Context.Reference<number | undefined>("sccache-ts/compiler/ClientUmask", { defaultValue: () => undefined })
+
+/** How long a cancelled compiler has to clean up (gcc deletes its partial outputs on SIGTERM) before SIGKILL. */
+const CANCEL_GRACE_MS = 2000
+
+/** Via the shell only to set the umask: `exec` keeps the pid, so signals and exit status are the compiler's. */
+const UMASK_SCRIPT = 'umask "$0" && exec "$@"'
+
+const signalGroup = (pid: number | undefined, signal: NodeJS.Signals) => {
+  if (pid === undefined) return
+  try {
+    process.kill(-pid, signal)
+  } catch { /* already gone */ }
+}
+
+/**
+ * Runs `exe` as the leader of a new process group, capturing stderr and passing stdout chunks to
+ * `onStdout`. Interrupting the effect (the client went away) terminates the whole group (cc1,
+ * as, ld too) and completes only once all of it has exited, so nothing writes an output after.
+ */
+const capture = <A>(
+  exe: string,
+  args: ReadonlyArray<string>,
+  opts: RunOptions,
+  umask: number | undefined,
+  onStdout: (chunk: Buffer) => void,
+  done: (status: { exitCode: number; signal: NodeJS.Signals | null; stderr: Buffer }) => A
+) =>
+  Effect.callback<A, CompilerSpawnError>((resume) => {
+    const [file, argv] = umask === undefined ? [exe, args] : ["/bin/sh", ["-c", UMASK_SCRIPT, umask.toString(8), exe, ...args]]
+    const child = spawn(file, argv, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
+    const err: Array<Buffer> = []
+    let exited = false
+    let onExit = () => {}
+    const finish = (result: Effect.Effect<A, CompilerSpawnError>) => {
+      exited = true
+      onExit()
+      resume(result)
+    }
+    child.stdout.on("data", onStdout)
+    child.stderr.on("data", (b: Buffer) => err.push(b))
+    child.on("error", (e) => finish(Effect.fail(new CompilerSpawnError({ exe, message: e.message }))))
+    child.on("close", (code, signal) => finish(Effect.succeed(done({ exitCode: exitStatus(code, signal), signal, stderr: Buffer.concat(err) }))))
+    return Effect.callback<void>((stopped) => {
+      if (exited) return stopped(Effect.void)
+      const kill = setTimeout(() => signalGroup(child.pid, "SIGKILL"), CANCEL_GRACE_MS)
+      onExit = () => {
+        clearTimeout(kill)
+        stopped(Effect.void)
+      }
+      signalGroup(child.pid, "SIGTERM")
+    })
+  })
+
 /** Runs the real compiler: captured for the daemon, or straight onto the client's terminal. */
 export class CompilerRunner extends Context.Service<CompilerRunner, {
+  /** Under the client's umask (ClientUmask), when one is set. */
   readonly run: (exe: string, args: ReadonlyArray<string>, opts: RunOptions) => Effect.Effect<CompilerOutput, CompilerSpawnError>
   readonly preprocess: (
     exe: string,
@@ -94,38 +159,25 @@ export class CompilerRunner extends Context.Service<CompilerRunner, {
 }>()("sccache-ts/compiler/CompilerRunner") {
   static readonly layer = Layer.succeed(CompilerRunner, CompilerRunner.of({
     run: (exe, args, opts) =>
-      Effect.callback<CompilerOutput, CompilerSpawnError>((resume) => {
-        const child = spawn(exe, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] })
+      Effect.gen(function*() {
+        const umask = yield* ClientUmask
         const out: Array<Buffer> = []
-        const err: Array<Buffer> = []
-        child.stdout.on("data", (b: Buffer) => out.push(b))
-        child.stderr.on("data", (b: Buffer) => err.push(b))
-        child.on("error", (e) => resume(Effect.fail(new CompilerSpawnError({ exe, message: e.message }))))
-        child.on("close", (code, signal) =>
-          resume(Effect.succeed({ exitCode: exitStatus(code, signal), stdout: Buffer.concat(out), stderr: Buffer.concat(err) })))
-        return Effect.sync(() => child.kill("SIGTERM"))
+        return yield* capture(exe, args, opts, umask, (b) => out.push(b), ({ exitCode, signal, stderr }): CompilerOutput => ({
+          exitCode,
+          stdout: Buffer.concat(out),
+          stderr,
+          ...(signal !== null ? { signal } : {})
+        }))
       }),
     preprocess: (exe, args, opts) =>
-      Effect.callback<PreprocessOutput, CompilerSpawnError>((resume) => {
-        const child = spawn(exe, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] })
+      Effect.suspend(() => {
         const text = new PreprocessedText(opts.mapPath)
         const decoder = new StringDecoder("utf8")
-        const err: Array<Buffer> = []
-        child.stdout.on("data", (b: Buffer) => text.push(decoder.write(b)))
-        child.stderr.on("data", (b: Buffer) => err.push(b))
-        child.on("error", (e) => resume(Effect.fail(new CompilerSpawnError({ exe, message: e.message }))))
-        child.on("close", (code, signal) => {
+        return capture(exe, args, opts, undefined, (b) => text.push(decoder.write(b)), ({ exitCode, stderr }) => {
           text.push(decoder.end())
           const digest = text.digest()
-          resume(Effect.succeed({
-            exitCode: exitStatus(code, signal),
-            digest,
-            stderr: Buffer.concat(err),
-            includes: text.files,
-            incbin: text.incbin
-          }))
+          return { exitCode, digest, stderr, includes: text.files, incbin: text.incbin }
         })
-        return Effect.sync(() => child.kill("SIGTERM"))
       })
   }))
 }

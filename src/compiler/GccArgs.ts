@@ -1,9 +1,11 @@
 import * as path from "node:path"
+import { type ColorChoice, colorChoiceOf, envNotCacheable, keyFiles, lookupOption } from "./GccOptions.ts"
 import { isPreprocessed, type Language, languageOfFile, languageOfX } from "./Language.ts"
 
 /**
  * Pure argument analysis for gcc and clang (`gcc`, `g++`, `cc`, `c++`, `clang`, `clang++`).
- * Input is the argv after the compiler, with `@file`s already expanded.
+ * Input is the argv after the compiler, with `@file`s already expanded, and the compile's environment
+ * (gcc reads some of its options from there). What each option is comes from the table in GccOptions.ts.
  */
 
 export type Family = "gcc" | "clang"
@@ -37,6 +39,10 @@ export interface GccCompilation {
   readonly prefixMaps: ReadonlyArray<readonly [string, string]>
   /** The object embeds its own path (split DWARF, coverage data), so the output path is part of the key. */
   readonly outputPathInKey: boolean
+  /** Profiling objects name their .gcda by absolute path: no path in this compile can be rebased. */
+  readonly recordsOutputPath: boolean
+  /** Files options name (from the option table) whose content changes the result, as written. */
+  readonly keyFiles: ReadonlyArray<string>
   /** -march=native and friends: the object depends on this machine's CPU. */
   readonly nativeCpu: boolean
   /** Every argument but the input and the names of the output and .d file: the direct-mode key. */
@@ -47,6 +53,13 @@ export interface GccCompilation {
   readonly directModeOk: boolean
   /** The object records the command line (-frecord-gcc-switches): paths in it can't be rebased. */
   readonly recordsSwitches: boolean
+  /** The user's diagnostic colors (the last color option); kept out of the key. */
+  readonly colors: ColorChoice
+  /**
+   * The compile is told to color, so one stored form serves terminals and pipes; not when the
+   * object records its command line, which would then differ from a plain compile's.
+   */
+  readonly colorsForced: boolean
 }
 
 export type ParseResult =
@@ -59,67 +72,6 @@ const notCacheable = (reason: string, nonCompilation = false): ParseResult => ({
   ...(nonCompilation ? { nonCompilation } : {})
 })
 
-/** Options whose value is the next argument (when not joined). */
-const TAKES_VALUE: ReadonlySet<string> = new Set([
-  "-o", "-x", "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter", "-iquote", "-iprefix",
-  "-iwithprefix", "-iwithprefixbefore", "-isysroot", "-imultilib", "-MF", "-MT", "-MQ", "-Xpreprocessor",
-  "-Xassembler", "-Xlinker", "-Xclang", "-arch", "-target", "-aux-info", "-L", "-l", "-u", "-T", "-z",
-  "--param", "-gcc-toolchain", "-mllvm", "-include-pch", "-ivfsoverlay", "-F", "-iframework",
-  "-iframeworkwithsysroot", "-B", "-specs", "--sysroot", "-Xarch_host", "-Xarch_device", "-A",
-  "-dependency-file", "-MJ", "--serialize-diagnostics", "-working-directory", "-idirafter"
-])
-
-/** Options whose whole effect is visible in the preprocessed text: left out of the key. */
-const PREPROCESSOR_ONLY_SEPARATE: ReadonlySet<string> = new Set([
-  "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter", "-iquote", "-iprefix", "-iwithprefix",
-  "-iwithprefixbefore"
-])
-const PREPROCESSOR_ONLY_JOINED = ["-I", "-D", "-U", "-isystem", "-idirafter", "-iquote"]
-const PREPROCESSOR_ONLY_FLAGS: ReadonlySet<string> = new Set(["-nostdinc", "-nostdinc++"])
-
-const UNCACHEABLE_FLAGS: ReadonlyMap<string, string> = new Map([
-  ["-E", "-E"],
-  ["-M", "-M"],
-  ["-MM", "-M"],
-  ["-P", "-P"],
-  ["-fsyntax-only", "-fsyntax-only"],
-  ["-frepo", "-frepo"],
-  ["-fmodules", "-fmodules"],
-  ["-fcxx-modules", "-fmodules"],
-  ["-fmodules-ts", "-fmodules"],
-  ["-fmodule-header", "-fmodules"],
-  ["-gtoggle", "-gtoggle"],
-  ["-ftime-trace", "-ftime-trace"],
-  ["-fbranch-probabilities", "-fprofile-use"],
-  ["-fauto-profile", "-fprofile-use"],
-  ["-Xclang", "-Xclang"],
-  ["-MJ", "-MJ"],
-  ["--serialize-diagnostics", "--serialize-diagnostics"],
-  ["-include-pch", "precompiled header"],
-  ["-fpch-preprocess", "precompiled header"],
-  ["-wrapper", "-wrapper"],
-  ["-dependency-file", "-dependency-file"],
-  ["-working-directory", "-working-directory"],
-  ["--driver-mode=cl", "MSVC-style driver"],
-  ["--driver-mode=cpp", "-E"]
-])
-
-const UNCACHEABLE_PREFIXES: ReadonlyArray<readonly [string, string]> = [
-  ["-save-temps", "-save-temps"],
-  ["-fprofile-use", "-fprofile-use"],
-  ["-fprofile-instr-use", "-fprofile-use"],
-  ["-fprofile-sample-use", "-fprofile-use"],
-  ["-fauto-profile=", "-fprofile-use"],
-  ["-fdump-", "-fdump"],
-  ["-fmodules-cache-path", "-fmodules"],
-  ["-fmodule-file", "-fmodules"],
-  ["-index-store-path", "-index-store-path"],
-  ["-ftime-trace=", "-ftime-trace"],
-  ["-fcallgraph-info", "-fcallgraph-info"],
-  ["-fcrash-diagnostics", "-fcrash-diagnostics"],
-  ["--serialize-diagnostics=", "--serialize-diagnostics"]
-]
-
 /** Replaces the extension of a path (gcc's rule for .d, .dwo, .gcno, .su names). */
 export const replaceExtension = (file: string, ext: string): string => {
   const e = path.extname(file)
@@ -130,7 +82,11 @@ const isDebugFlag = (a: string): boolean => a.startsWith("-g") && !a.startsWith(
   !a.startsWith("-gno-") && !a.startsWith("-gcolumn-info") && !a.startsWith("-grecord") && !a.startsWith("-gstrict") &&
   !a.startsWith("-gcc-toolchain")
 
-export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): ParseResult => {
+export const parseGccArgs = (
+  args: ReadonlyArray<string>,
+  family: Family,
+  env: Readonly<Record<string, string>> = {}
+): ParseResult => {
   let compileMode: "-c" | "-S" | undefined
   let output: string | undefined
   let xLanguage: Language | "none" | undefined
@@ -154,6 +110,8 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
   let directModeOk = true
   let recordsSwitches = false
   const archs = new Set<string>()
+  let colors: ColorChoice = "auto"
+  const colorArgs: Array<string> = []
   let onlyInputs = false
 
   for (let i = 0; i < args.length; i++) {
@@ -170,17 +128,22 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
       onlyInputs = true
       continue
     }
+    const opt = lookupOption(args, i)
+    if (opt?.spec.notCacheable !== undefined) return notCacheable(opt.spec.notCacheable)
+    const choice = opt === undefined ? undefined : colorChoiceOf(opt)
+    if (choice !== undefined) {
+      colors = choice
+      colorArgs.push(arg)
+      continue
+    }
     // The value of a separate-value option, consumed here so it is never taken for an input.
     let value: string | undefined
-    if (TAKES_VALUE.has(arg)) {
-      value = args[i + 1]
+    if (opt?.words === 2) {
+      value = opt.value
       if (value === undefined) return notCacheable(`missing argument to ${arg}`)
       i++
     }
     const whole = value === undefined ? [arg] : [arg, value]
-
-    const uncacheable = UNCACHEABLE_FLAGS.get(arg) ?? UNCACHEABLE_PREFIXES.find(([p]) => arg.startsWith(p))?.[1]
-    if (uncacheable !== undefined) return notCacheable(uncacheable)
 
     if (arg === "-c" || arg === "-S") {
       // -S wins over -c, as in gcc.
@@ -263,15 +226,9 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
     preprocessArgs.push(...whole)
     directArgs.push(...whole)
     probeArgs.push(...whole)
-    if (arg === "-Xpreprocessor") directModeOk = false
+    if (opt?.spec.notDirect) directModeOk = false
     if (arg === "-frecord-gcc-switches" || arg === "-grecord-command-line" || arg === "-frecord-command-line") recordsSwitches = true
-    if (
-      PREPROCESSOR_ONLY_SEPARATE.has(arg) || PREPROCESSOR_ONLY_FLAGS.has(arg) ||
-      (value === undefined && PREPROCESSOR_ONLY_JOINED.some((p) => arg.startsWith(p) && arg.length > p.length) &&
-        !arg.startsWith("-include-pch"))
-    ) {
-      continue
-    }
+    if (opt?.spec.preprocessor) continue
     keyArgs.push(...whole)
 
     if (isDebugFlag(arg)) debugInfo = arg !== "-g0"
@@ -299,6 +256,8 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
   if (input.language === undefined) return notCacheable("unknown source language")
   if (output === "-") return notCacheable("output to stdout")
   if (splitDwarf && compileMode === "-S") return notCacheable("-gsplit-dwarf with -S")
+  const envReason = envNotCacheable(env)
+  if (envReason !== undefined) return notCacheable(envReason)
 
   const obj = output ?? replaceExtension(path.basename(input.file), compileMode === "-c" ? ".o" : ".s")
   const sideOutputs: Array<{ role: string; file: string }> = []
@@ -307,6 +266,11 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
   if (stackUsage) sideOutputs.push({ role: "su", file: replaceExtension(obj, ".su") })
 
   let dep = wpDep
+  // gcc's -Wp,-MD goes to the -E run as it is; its -MT/-MQ must go along, or it names the default target.
+  if (wpDep !== undefined) {
+    dep = { ...wpDep, targets: depTargets }
+    preprocessArgs.push(...depTargets)
+  }
   if (depKind !== undefined) {
     if (wpDep !== undefined) return notCacheable("-Wp,-MD with -MD")
     const file = depFile ?? replaceExtension(output ?? path.basename(input.file), ".d")
@@ -326,17 +290,26 @@ export const parseGccArgs = (args: ReadonlyArray<string>, family: Family): Parse
       sideOutputs,
       dep,
       preprocessArgs: [...preprocessArgs, "-E"],
-      keyArgs: [compileMode, ...keyArgs, ...depArgsInKey],
+      keyArgs: [compileMode, ...keyArgs, ...depArgsInKey, ...(recordsSwitches ? colorArgs : [])],
       hashInputDirectly: isPreprocessed(input.language),
       recordsCwd: debugInfo || coverageNotes,
       prefixMaps,
       outputPathInKey: splitDwarf || coverageData,
+      recordsOutputPath: coverageData,
+      keyFiles: keyFiles(args),
       nativeCpu,
       // The .d names the object; split DWARF and coverage data embed its path.
-      directArgs: [compileMode, ...directArgs, ...(dep !== undefined || splitDwarf || coverageData ? ["-o", obj] : [])],
+      directArgs: [
+        compileMode,
+        ...directArgs,
+        ...(dep !== undefined || splitDwarf || coverageData ? ["-o", obj] : []),
+        ...(recordsSwitches ? colorArgs : [])
+      ],
       probeArgs,
       directModeOk,
-      recordsSwitches
+      recordsSwitches,
+      colors,
+      colorsForced: !recordsSwitches
     }
   }
 }

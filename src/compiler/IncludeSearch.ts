@@ -3,23 +3,10 @@ import { parseSearchDirs } from "../cache/Manifest.ts"
 import { CompilerRunner, type RunOptions } from "./CompilerRunner.ts"
 import type { CompilerInfo } from "./CompilerDetector.ts"
 import type { GccCompilation } from "./GccArgs.ts"
+import { INCLUDE_PATH_ENV, includeDirs } from "./GccOptions.ts"
 import { KeyBuilder } from "../cache/KeyBuilder.ts"
 
 const X_NAME: Record<string, string> = { "cpp-output": "c", "c++-cpp-output": "c++" }
-
-const DIR_OPTIONS = ["-iquote", "-I", "-isystem", "-idirafter"]
-
-/** Pure: the include directories the arguments name, in order, whether or not they exist. */
-export const userIncludeDirs = (args: ReadonlyArray<string>): Array<string> => {
-  const out: Array<string> = []
-  for (let i = 0; i < args.length; i++) {
-    const opt = DIR_OPTIONS.find((o) => args[i]!.startsWith(o))
-    if (opt === undefined) continue
-    const value = args[i] === opt ? args[++i] : args[i]!.slice(opt.length)
-    if (value !== undefined && value !== "" && value !== "-") out.push(value)
-  }
-  return out
-}
 
 /** The compiler's include search path for a set of arguments, asked once (`-E -v`) and remembered. */
 export class IncludeSearch extends Context.Service<IncludeSearch, {
@@ -37,14 +24,14 @@ export class IncludeSearch extends Context.Service<IncludeSearch, {
           .field("cwd", opts.cwd)
           .field("lang", lang)
           .list("args", c.probeArgs)
-          .list("env", ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "SDKROOT"].map((v) => `${v}=${opts.env[v] ?? ""}`))
+          .list("env", INCLUDE_PATH_ENV.map((v) => `${v}=${opts.env[v] ?? ""}`))
           .digest()
         if (memo.has(memoKey)) return Effect.succeed(memo.get(memoKey))
         return runner.run(exe, [...c.probeArgs, "-x", lang, "-E", "-v", "/dev/null"], { cwd: opts.cwd, env: { ...opts.env, LC_ALL: "C" } }).pipe(
           Effect.map((out) => {
             const listed = out.exitCode === 0 ? parseSearchDirs(out.stderr.toString("utf8")) : undefined
             // The user's directories first, in their order: the compiler prints the ones that exist only.
-            return listed === undefined ? undefined : [...new Set([...userIncludeDirs(c.probeArgs), ...listed])]
+            return listed === undefined ? undefined : [...new Set([...includeDirs(c.probeArgs), ...listed])]
           }),
           Effect.orElseSucceed(() => undefined),
           Effect.tap((dirs) => Effect.sync(() => memo.set(memoKey, dirs)))

@@ -54,3 +54,10 @@ export const isPreprocessed = (lang: Language): boolean =>
 /** The language names sccache's stats use. */
 export const statsLanguage = (lang: Language): string =>
   lang === "assembler" || lang === "assembler-with-cpp" ? "Assembler" : lang === "cuda" ? "CUDA" : "C/C++"
+
+/**
+ * Assembler that reads other files (`.incbin "data.bin"`, `.include "x.s"`): when the text is hashed
+ * as it is, those files are not in the key, so such a compile is not cacheable.
+ */
+export const assemblerReadsFiles = (text: Uint8Array): boolean =>
+  /^[ \t]*(?:[A-Za-z_.$][\w.$]*:[ \t]*)?\.(?:incbin|include)\b/m.test(Buffer.from(text).toString("latin1"))

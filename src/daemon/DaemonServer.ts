@@ -1,11 +1,16 @@
-import { Context, Data, Deferred, Effect, Layer } from "effect"
+import { Cause, Context, Data, Deferred, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as path from "node:path"
+import type { CompileOutcome } from "../cache/Outcome.ts"
+import { ClientUmask } from "../compiler/CompilerRunner.ts"
 import { encodeFrame, FrameReader, isBadFrame } from "../protocol/Framing.ts"
-import type { Request, Response } from "../protocol/Messages.ts"
+import type { CompileRequest, Request, Response } from "../protocol/Messages.ts"
+import { decodeRequest, requestBuild } from "../protocol/RequestSchema.ts"
 import { BUILD_ID, VERSION } from "../version.ts"
-import { Stats } from "../stats/Stats.ts"
+import { bump, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
+import { Explain } from "../explain/Explain.ts"
 import { CompileService } from "./CompileService.ts"
 import { lockName } from "../config/SocketPath.ts"
 
@@ -20,6 +25,8 @@ export interface ServerOptions {
   /** Shown by --show-stats, as sccache does. */
   readonly basedirs: ReadonlyArray<string>
   readonly direct: boolean
+  /** The settings given that sccache-ts ignores, named after the cache location in --show-stats. */
+  readonly notice?: string
 }
 
 const listen = (server: net.Server, where: string) =>
@@ -32,9 +39,90 @@ const listen = (server: net.Server, where: string) =>
     })
   })
 
-const isRequest = (u: unknown): u is Request =>
-  typeof u === "object" && u !== null && typeof (u as { type?: unknown }).type === "string" &&
-  typeof (u as { build?: unknown }).build === "string"
+/** A request is argv, env and a few fields: anything near this is not one (the frame reader refuses it from its header). */
+const MAX_REQUEST = 64 << 20
+
+/** The contract's keep-alive period: the client gives up after 10 s without a frame. */
+const BUSY_EVERY_MS = 1000
+
+/** Node's timers hold at most 2^31-1 ms (24.8 days): a longer idle timeout waits in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** What the first bytes of a connection were. */
+type Received =
+  | { readonly _tag: "Frame"; readonly frame: unknown }
+  | { readonly _tag: "Bad"; readonly message: string }
+  | { readonly _tag: "Closed" }
+
+/**
+ * The first frame of a connection. The socket then stays flowing (later bytes are dropped), so
+ * the client's end of the connection is seen as soon as it comes.
+ */
+const receive = (conn: net.Socket) =>
+  Effect.callback<Received>((resume) => {
+    const reader = new FrameReader(MAX_REQUEST)
+    const finish = (r: Received) => {
+      conn.off("data", onData)
+      conn.off("close", onClose)
+      conn.resume()
+      resume(Effect.succeed(r))
+    }
+    const onData = (chunk: Buffer) => {
+      const frames = reader.push(chunk)
+      if (isBadFrame(frames)) finish({ _tag: "Bad", message: frames.badFrame })
+      else if (frames.length > 0) finish({ _tag: "Frame", frame: frames[0] })
+    }
+    const onClose = () => finish({ _tag: "Closed" })
+    if (conn.destroyed) return finish({ _tag: "Closed" })
+    conn.on("data", onData)
+    conn.on("close", onClose)
+    return Effect.sync(() => {
+      conn.off("data", onData)
+      conn.off("close", onClose)
+    })
+  })
+
+/** Completes when the client's end of the connection is gone. */
+const closed = (conn: net.Socket) =>
+  Effect.callback<void>((resume) => {
+    if (conn.destroyed) return resume(Effect.void)
+    const onClose = () => resume(Effect.void)
+    conn.once("close", onClose)
+    return Effect.sync(() => conn.off("close", onClose))
+  })
+
+/** Writes one frame and waits until it is flushed or the connection is gone (never longer). */
+const send = (conn: net.Socket, message: Response) =>
+  Effect.callback<void>((resume) => {
+    if (conn.destroyed || !conn.writable) return resume(Effect.void)
+    const done = () => {
+      conn.off("close", done)
+      resume(Effect.void)
+    }
+    conn.once("close", done)
+    conn.write(encodeFrame(message), done)
+  })
+
+/** Keep-alive frames for as long as it runs (it never completes of itself). */
+const keepAlive = (conn: net.Socket) =>
+  Effect.forever(Effect.sleep(BUSY_EVERY_MS).pipe(Effect.andThen(Effect.sync(() => {
+    if (!conn.destroyed && conn.writable) conn.write(encodeFrame({ type: "busy" } satisfies Response))
+  }))))
+
+/** The connection as a resource: its release ends it, whatever happened while it was served. */
+const connection = (conn: net.Socket) =>
+  Effect.acquireRelease(Effect.succeed(conn), (c) => Effect.sync(() => c.destroySoon()))
+
+/** A request's reply, and the work (a cache write) to do once it is sent. */
+interface Answer {
+  readonly response: Response
+  readonly background?: Effect.Effect<void>
+}
+
+const LOSSY_REASON = "non-UTF-8 bytes in arguments, environment or working directory"
+
+/** The cache_errors row of a compile that failed inside the daemon. */
+const errorLanguage = (req: CompileRequest) => (/^rustc/.test(path.basename(req.exe)) ? "Rust" : "C/C++")
 
 /**
  * Serves framed requests on the Unix socket until it is idle for the configured time (never while
@@ -47,6 +135,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
   static readonly layer = (opts: ServerOptions) =>
     Layer.effect(DaemonServer, Effect.gen(function*() {
       const compiler = yield* CompileService
+      const explain = yield* Explain
       const stats = yield* Stats
       const storage = yield* Storage
       const context = yield* Effect.context<never>()
@@ -85,8 +174,14 @@ export class DaemonServer extends Context.Service<DaemonServer, {
           if (idleTimer !== undefined) clearTimeout(idleTimer)
           idleTimer = undefined
           if (opts.idleTimeoutSeconds > 0 && active === 0 && !stopping) {
-            idleTimer = setTimeout(stop, opts.idleTimeoutSeconds * 1000)
-            idleTimer.unref()
+            const deadline = Date.now() + opts.idleTimeoutSeconds * 1000
+            const wait = () => {
+              const left = deadline - Date.now()
+              if (left <= 0) return stop()
+              idleTimer = setTimeout(wait, Math.min(left, MAX_TIMER_MS))
+              idleTimer.unref()
+            }
+            wait()
           }
         }
         const track = <A>(effect: Effect.Effect<A>): Promise<A> => {
@@ -102,15 +197,34 @@ export class DaemonServer extends Context.Service<DaemonServer, {
           })
         }
 
-        const respond = (req: Request): Effect.Effect<{ response: Response; background?: Effect.Effect<void> }> => {
-          if (req.build !== BUILD_ID) {
-            // A client of another build: it will start its own daemon once this one is gone.
-            stop()
-            return Effect.succeed({ response: { type: "version-mismatch", daemonBuild: BUILD_ID } })
+        /**
+         * A compile's failure boundary: a failure or defect anywhere in it becomes "run it
+         * locally" (the client compiles itself), counted as a cache error, its cause logged.
+         */
+        const compile = (req: CompileRequest): Effect.Effect<CompileOutcome> => {
+          if (req.lossy === true) {
+            return stats.update((s) => {
+              s.compile_requests++
+              s.non_cacheable_calls++
+              bump(s.not_cached, LOSSY_REASON)
+            }).pipe(Effect.as({ type: "run-locally", reason: LOSSY_REASON }))
           }
+          return compiler.compile(req).pipe(
+            Effect.provideService(ClientUmask, req.umask),
+            Effect.catchCause((cause) =>
+              Effect.gen(function*() {
+                yield* Effect.logError(`compile in ${req.cwd} failed in the daemon; the client compiles it itself`, cause)
+                yield* stats.update((s) => void bump(s.cache_errors, errorLanguage(req)))
+                return { type: "run-locally", reason: `internal error: ${Cause.squash(cause)}` } as const
+              })
+            )
+          )
+        }
+
+        const respond = (req: Request): Effect.Effect<Answer> => {
           switch (req.type) {
             case "compile":
-              return compiler.compile(req).pipe(Effect.map((outcome) => {
+              return compile(req).pipe(Effect.map((outcome) => {
                 if (outcome.type === "compiled" && outcome.background !== undefined) {
                   const { background, ...response } = outcome
                   return { response, background }
@@ -123,7 +237,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   type: "stats",
                   stats: {
                     stats: snapshot,
-                    cache_location: storage.location,
+                    cache_location: opts.notice === undefined ? storage.location : `${storage.location} (${opts.notice})`,
                     basedirs: opts.basedirs,
                     use_preprocessor_cache_mode: opts.direct,
                     cache_size: size.current ?? null,
@@ -133,6 +247,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   }
                 }
               })))
+            case "explain":
+              return explain.explain(req.compile).pipe(Effect.map((lines) => ({ response: { type: "explained", lines } as Response })))
             case "zero-stats":
               return stats.zero.pipe(Effect.as({ response: { type: "ok" } as Response }))
             case "shutdown":
@@ -143,35 +259,54 @@ export class DaemonServer extends Context.Service<DaemonServer, {
           }
         }
 
-        server.on("connection", (conn) => {
-          const reader = new FrameReader()
-          let handled = false
-          conn.on("error", () => conn.destroy())
-          conn.on("data", (chunk) => {
-            if (handled) return
-            const frames = reader.push(chunk)
-            if (isBadFrame(frames)) return void conn.destroy()
-            if (frames.length === 0) return
-            handled = true
-            const req = frames[0]
-            if (!isRequest(req)) {
-              conn.end(encodeFrame({ type: "error", message: "malformed request" } satisfies Response))
-              return
+        /**
+         * One connection, start to end: every request gets an answer and its connection is closed.
+         * A client that goes away before the answer cancels its request (the compiler's process
+         * group is killed; nothing is written at its outputs).
+         */
+        const serve = (conn: net.Socket) =>
+          Effect.gen(function*() {
+            yield* connection(conn)
+            const received = yield* receive(conn)
+            if (received._tag === "Closed") return
+            if (received._tag === "Bad") {
+              yield* Effect.logWarning(`refused a request: ${received.message}`)
+              return yield* send(conn, { type: "error", message: `malformed request: ${received.message}` })
             }
-            void track(respond(req).pipe(
-              Effect.flatMap(({ response, background }) =>
-                Effect.gen(function*() {
-                  yield* Effect.callback<void>((resume) => {
-                    if (conn.destroyed) return resume(Effect.void)
-                    conn.end(encodeFrame(response), () => resume(Effect.void))
-                  })
-                  // The reply is out before the cache write starts: the build never waits for storage.
-                  if (background !== undefined) yield* background
-                })
+            const build = requestBuild(received.frame)
+            if (build !== undefined && build !== BUILD_ID) {
+              // A client of another build: it will start its own daemon once this one is gone.
+              stop()
+              return yield* send(conn, { type: "version-mismatch", daemonBuild: BUILD_ID })
+            }
+            const req = decodeRequest(received.frame)
+            if ("malformed" in req) {
+              yield* Effect.logWarning(`refused a malformed request: ${req.malformed}`)
+              return yield* send(conn, { type: "error", message: `malformed request: ${req.malformed}` })
+            }
+            const answer = yield* respond(req).pipe(
+              Effect.catchCause((cause) =>
+                Effect.logError(`${req.type} request failed`, cause).pipe(
+                  Effect.as<Answer>({ response: { type: "error", message: `${req.type} failed: ${Cause.squash(cause)}` } })
+                )
               ),
-              Effect.catchCause((cause) => Effect.logError("request failed", cause))
-            ))
-          })
+              Effect.raceFirst(keepAlive(conn)),
+              Effect.raceFirst(closed(conn).pipe(Effect.as(undefined)))
+            )
+            if (answer === undefined) {
+              return yield* Effect.logInfo(`${req.type} request cancelled: the client went away`)
+            }
+            yield* send(conn, answer.response)
+            // The reply is out before the cache write starts: the build never waits for storage.
+            if (answer.background !== undefined) yield* answer.background
+          }).pipe(
+            Effect.scoped,
+            Effect.catchCause((cause) => Effect.logError("request failed", cause))
+          )
+
+        server.on("connection", (conn) => {
+          conn.on("error", () => conn.destroy())
+          void track(serve(conn))
         })
 
         const bound = yield* listen(server, opts.socket).pipe(Effect.result)

@@ -1,10 +1,11 @@
 import { Effect, Layer, Ref } from "effect"
 import { randomBytes } from "node:crypto"
+import { constants as FS } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { DaemonConfig } from "../config/Config.ts"
 import { TEMP_PREFIX, tempName, writeFileAtomically } from "../fs/AtomicWrite.ts"
-import { Storage, StorageError, type StorageMode } from "./Storage.ts"
+import { MAX_ENTRY_BYTES, Storage, StorageError, type StorageFailure, type StorageMode } from "./Storage.ts"
 
 /** Our entries live in this subfolder, so a SCCACHE_DIR shared with mozilla sccache never mixes the two. */
 const VERSION_DIR = "sccache-ts-v1"
@@ -14,6 +15,47 @@ const STALE_TEMP_MS = 60 * 60 * 1000
 /** Evicting below the limit leaves headroom, so the next puts do not each start another eviction. */
 const EVICT_TO = 0.9
 const FS_CONCURRENCY = 16
+/** Private to the user, like the socket: entries hold the user's objects and compiler output. */
+const DIR_MODE = 0o700
+const FILE_MODE = 0o600
+/**
+ * A FIFO at an entry's path would block the thread that opens it for good (libuv's, which every
+ * file operation of the daemon shares); a symlink could point anywhere.
+ */
+const OPEN_ENTRY = FS.O_RDONLY | FS.O_NONBLOCK | FS.O_NOFOLLOW
+
+/** A file at an entry's path that is not one we could have written. */
+class Refused extends Error {
+  readonly reason: StorageFailure
+  constructor(message: string, reason: StorageFailure) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/**
+ * Reads an entry file, or undefined when there is none. Anything but a regular file of at most
+ * `max` bytes is refused without reading it; the LRU clock is refreshed through the same
+ * descriptor, never through a path someone may have swapped meanwhile.
+ */
+const readEntryFile = async (file: string, max: number): Promise<Uint8Array | undefined> => {
+  const fh = await orMissing(fs.open(file, OPEN_ENTRY))
+  if (fh === undefined) return undefined
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw new Refused(`${file} is not a regular file`, "io")
+    if (st.size > max) throw new Refused(`${file} holds ${st.size} bytes, over the entry limit of ${max}`, "too-large")
+    const data = Buffer.allocUnsafe(st.size)
+    let n = 0
+    for (let got = -1; got !== 0 && n < data.length; n += got) got = (await fh.read(data, n, data.length - n, n)).bytesRead
+    // Failing (read-only dir) only ages the entry.
+    const now = new Date()
+    await fh.utimes(now, now).catch(() => undefined)
+    return data.subarray(0, n)
+  } finally {
+    await fh.close()
+  }
+}
 
 type Op = StorageError["op"]
 
@@ -39,7 +81,7 @@ const attempt = <A>(op: Op, reason: "io" | "unavailable", what: string, run: () 
       new StorageError({
         backend: "disk",
         op,
-        reason,
+        reason: cause instanceof Refused ? cause.reason : reason,
         message: `${what}: ${describe(cause)}`,
         cause
       })
@@ -117,13 +159,7 @@ export const makeDiskStorage = Effect.fnUntraced(function*(opts: { readonly dir:
 
   const get = Effect.fn("DiskStorage.get")(function*(key: string) {
     const file = yield* entryPath("get", key)
-    const blob = yield* attempt("get", "io", "cannot read cache entry", () => orMissing(fs.readFile(file)))
-    if (blob !== undefined) {
-      // Refresh the LRU clock in the background; failing (read-only dir, entry just evicted) only ages it.
-      const now = new Date()
-      yield* Effect.tryPromise(() => fs.utimes(file, now, now)).pipe(Effect.ignore, Effect.forkIn(scope))
-    }
-    return blob
+    return yield* attempt("get", "io", "cannot read cache entry", () => readEntryFile(file, Math.min(opts.maxSize, MAX_ENTRY_BYTES)))
   })
 
   const put = Effect.fn("DiskStorage.put")(function*(key: string, blob: Uint8Array) {
@@ -138,8 +174,8 @@ export const makeDiskStorage = Effect.fnUntraced(function*(opts: { readonly dir:
       })
     }
     yield* attempt("put", "io", "cannot write cache entry", async () => {
-      await fs.mkdir(path.dirname(file), { recursive: true })
-      await writeFileAtomically(file, blob)
+      await fs.mkdir(path.dirname(file), { recursive: true, mode: DIR_MODE })
+      await writeFileAtomically(file, blob, { mode: FILE_MODE })
     })
     const next = yield* Ref.updateAndGet(total, (n) => (n === undefined ? undefined : n + blob.length))
     if (next !== undefined && next > opts.maxSize) yield* startSweep
@@ -149,8 +185,8 @@ export const makeDiskStorage = Effect.fnUntraced(function*(opts: { readonly dir:
     const probe = path.join(root, tempName())
     const bytes = randomBytes(16)
     const writable = yield* attempt("check", "unavailable", `cannot write to ${root}`, async () => {
-      await fs.mkdir(root, { recursive: true })
-      await fs.writeFile(probe, bytes, { flag: "wx" })
+      await fs.mkdir(root, { recursive: true, mode: DIR_MODE })
+      await fs.writeFile(probe, bytes, { flag: "wx", mode: FILE_MODE })
     }).pipe(
       Effect.as(true),
       // Not writable, but entries can still be served if the folder can be listed.

@@ -10,6 +10,12 @@ export class StorageError extends Data.TaggedError("StorageError")<{
   readonly cause?: unknown
 }> {}
 
+/**
+ * No blob larger than this is stored or read back: a shared cache is input from others, and a
+ * value of gigabytes planted in it must cost a refusal, not the daemon's memory.
+ */
+export const MAX_ENTRY_BYTES = 512 * 1024 * 1024
+
 export type StorageMode = "read-write" | "read-only"
 
 /**

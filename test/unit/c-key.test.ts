@@ -16,6 +16,7 @@ const base: CKeyInputs = {
   compilation: compilation(["-c", "a.c", "-O2"]),
   cwd: "/work/p",
   env: { PATH: "/usr/bin", HOME: "/root" },
+  files: [],
   sourceDigest: "digest-1",
   cpu: "cpu-1"
 }
@@ -30,7 +31,8 @@ const CHANGES: Record<string, (k: CKeyInputs) => CKeyInputs> = {
   "a -MP that changes the .d": (k) => ({ ...k, compilation: compilation(["-c", "a.c", "-O2", "-MD", "-MP"]) }),
   "LANG (translated diagnostics)": (k) => ({ ...k, env: { ...k.env, LANG: "de_DE.UTF-8" } }),
   "the cache buster": (k) => ({ ...k, env: { ...k.env, SCCACHE_C_CUSTOM_CACHE_BUSTER: "2" } }),
-  "a deployment target": (k) => ({ ...k, env: { ...k.env, MACOSX_DEPLOYMENT_TARGET: "11" } })
+  "a deployment target": (k) => ({ ...k, env: { ...k.env, MACOSX_DEPLOYMENT_TARGET: "11" } }),
+  "the content of a file an option names": (k) => ({ ...k, files: ["ignore.txt\0digest-x"] })
 }
 
 /** And these do not: sharing depends on it. */
@@ -39,7 +41,9 @@ const SAME: Record<string, (k: CKeyInputs) => CKeyInputs> = {
   "include paths and macros": (k) => ({ ...k, compilation: compilation(["-Iinc", "-DX", "-c", "a.c", "-O2"]) }),
   "the working directory without -g": (k) => ({ ...k, cwd: "/elsewhere" }),
   "unrelated environment": (k) => ({ ...k, env: { ...k.env, PATH: "/opt/bin", RANDOM_VAR: "1" } }),
-  "the CPU without -march=native": (k) => ({ ...k, cpu: "cpu-2" })
+  "the CPU without -march=native": (k) => ({ ...k, cpu: "cpu-2" }),
+  // It only changes __DATE__/__TIME__, which the preprocessed text (the source digest) already shows.
+  "SOURCE_DATE_EPOCH": (k) => ({ ...k, env: { ...k.env, SOURCE_DATE_EPOCH: "1700000000" } })
 }
 
 describe("cKey", () => {

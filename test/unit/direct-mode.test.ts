@@ -6,7 +6,7 @@ import { addCandidate, MAX_CANDIDATES, manifestKey, type ManifestKeyInputs, pars
 import { PreprocessedText } from "../../src/compiler/CompilerRunner.ts"
 import { parseDepFile } from "../../src/compiler/DepFile.ts"
 import { parseGccArgs } from "../../src/compiler/GccArgs.ts"
-import { userIncludeDirs } from "../../src/compiler/IncludeSearch.ts"
+import { includeDirs } from "../../src/compiler/GccOptions.ts"
 
 describe("base directories", () => {
   const bases = ["/home/u/src"]
@@ -66,7 +66,7 @@ describe("manifests", () => {
     ].join("\n")
     expect(parseSearchDirs(stderr)).toEqual(["b", "a", "/usr/include"])
     expect(parseSearchDirs("nothing here")).toBeUndefined()
-    expect(userIncludeDirs(["-Ib", "-I", "a", "-iquote", "q", "-isystem/s", "-O2"])).toEqual(["b", "a", "q", "/s"])
+    expect(includeDirs(["-Ib", "-I", "a", "-iquote", "q", "-isystem/s", "-O2"])).toEqual(["b", "a", "q", "/s"])
   })
 
   it("keeps the newest candidates, one per result", () => {
