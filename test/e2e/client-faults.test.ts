@@ -101,6 +101,19 @@ describe("bounded waits", () => {
   }, 300_000)
 })
 
+describe("what the client tells the daemon", () => {
+  it("whether its stderr is a terminal (stderrTty), as it is under script(1) and not through a pipe", async () => {
+    const sb = sandbox()
+    const fake = await fakeDaemon(privateSocket(sb), (_req, conn) => conn.end(frame({ type: "compiled", exitCode: 0, stdout: "", stderr: "" })))
+    const piped = await runAsync(BIN, ["gcc", "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env: sb.env })
+    const onTty = await runAsync("script", ["-qec", `${BIN} gcc -c ok.c -o a.o`, "/dev/null"], { cwd: sb.dir, env: sb.env })
+    await fake.close()
+    expect([piped.code, onTty.code]).toEqual([0, 0])
+    expect(fake.requests.map((r) => (r as { stderrTty?: boolean }).stderrTty)).toEqual([false, true])
+    expect(fake.requests.map((r) => (r as { lossy?: boolean }).lossy)).toEqual([undefined, undefined])
+  })
+})
+
 describe("a daemon that can't start", () => {
   it("compiles locally when the daemon's spawn itself fails", () => {
     const sb = sandbox()
