@@ -156,6 +156,9 @@ describe("a daemon that can't start", () => {
       expect(fs.readFileSync(path.join(sb.dir, out))).toEqual(plainObject(sb))
       expect(daemonsOf(uds)).toEqual([])
     }
+    // A daemon started by hand on that path refuses it too, and deletes nothing.
+    const daemon = run(BIN, [], { cwd: sb.dir, env: { ...sb.env, SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: file } })
+    expect({ code: daemon.code, stderr: daemon.stderr.toString() }).toEqual({ code: 2, stderr: expect.stringMatching(/precious.txt is not a socket/) })
     expect(fs.readFileSync(file, "utf8")).toBe("keep me\n")
     expect(log(sb)).toMatch(/precious.txt is not a socket/)
   })
