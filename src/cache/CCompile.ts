@@ -10,7 +10,7 @@ import { parseDepFile } from "../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../compiler/GccArgs.ts"
 import { FORCE_COLORS, showsColors, stripColors } from "../compiler/GccOptions.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
-import { assemblerReadsFiles, statsLanguage } from "../compiler/Language.ts"
+import { ASSEMBLER_READS_FILES, assemblerReadsFiles, statsLanguage } from "../compiler/Language.ts"
 import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
@@ -333,7 +333,7 @@ export class CCompile extends Context.Service<CCompile, {
       if (config.direct && c.directModeOk && !c.hashInputDirectly) {
         const input = digests.digest(path.resolve(req.cwd, c.input))
         if (input === undefined) return yield* notCached("input file missing")
-        if (input.incbin) return yield* notCached("unsupported code directive (.incbin)")
+        if (input.incbin) return yield* notCached(ASSEMBLER_READS_FILES)
         mkey = manifestKey({
           compiler,
           driver: req.exe,
@@ -400,7 +400,7 @@ export class CCompile extends Context.Service<CCompile, {
           const includes = digestAll(read, req.cwd, view, started)
           if (typeof includes === "string") {
             if (includes === "time" || includes === "file") preprocessorOnly.add(key)
-            const why = { incbin: "unsupported code directive (.incbin)", time: "time macros", file: "__FILE__ with base directories", unreadable: "dependency unreadable", modified: "input modified during compile" }[includes]
+            const why = { incbin: ASSEMBLER_READS_FILES, time: "time macros", file: "__FILE__ with base directories", unreadable: "dependency unreadable", modified: "input modified during compile" }[includes]
             yield* count((s) => void bump(s.not_cached, why))
             return done.reply
           }
@@ -421,14 +421,14 @@ export class CCompile extends Context.Service<CCompile, {
       if (c.hashInputDirectly) {
         const data = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.input)).catch(() => undefined))
         if (data === undefined) return yield* notCached("input file missing")
-        if (c.language === "assembler" && assemblerReadsFiles(data)) return yield* notCached("unsupported code directive (.incbin/.include)")
+        if (c.language === "assembler" && assemblerReadsFiles(data.toString("latin1"))) return yield* notCached(ASSEMBLER_READS_FILES)
         sourceDigest = createHash("sha256").update(data).digest("hex")
         read = [c.input]
       } else {
         const mapPath = view.relocatable ? view.key : undefined
         const pre = yield* jobs.withToken(runner.preprocess(req.exe, c.preprocessArgs, { cwd: req.cwd, env: req.env, ...(mapPath ? { mapPath } : {}) })).pipe(Effect.result)
         if (pre._tag === "Failure" || pre.success.exitCode !== 0) return yield* notCached("preprocessing failed")
-        if (pre.success.incbin) return yield* notCached("unsupported code directive (.incbin)")
+        if (pre.success.incbin) return yield* notCached(ASSEMBLER_READS_FILES)
         sourceDigest = pre.success.digest
         read = [c.input, ...[...pre.success.includes].filter((f) => f !== c.input)]
       }
