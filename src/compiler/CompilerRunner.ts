@@ -50,7 +50,10 @@ export class PreprocessedText {
   incbin = false
   private readonly hash = createHash("sha256")
   private tail = ""
-  constructor(private readonly mapPath?: (file: string) => string) {}
+  private readonly mapPath: ((file: string) => string) | undefined
+  constructor(mapPath?: (file: string) => string) {
+    this.mapPath = mapPath
+  }
   push(chunk: string): void {
     const text = this.tail + chunk
     const end = text.lastIndexOf("\n") + 1

@@ -27,7 +27,10 @@ export class FrameReader {
   private need: number | undefined
 
   /** `max`: frames longer than this are refused before any of their body is kept. */
-  constructor(private readonly max: number = MAX_FRAME) {}
+  private readonly max: number
+  constructor(max: number = MAX_FRAME) {
+    this.max = max
+  }
 
   push(chunk: Buffer): Array<unknown> | BadFrame {
     this.chunks.push(chunk)

@@ -26,8 +26,10 @@ const OPEN_ENTRY = FS.O_RDONLY | FS.O_NONBLOCK | FS.O_NOFOLLOW
 
 /** A file at an entry's path that is not one we could have written. */
 class Refused extends Error {
-  constructor(message: string, readonly reason: StorageFailure) {
+  readonly reason: StorageFailure
+  constructor(message: string, reason: StorageFailure) {
     super(message)
+    this.reason = reason
   }
 }
 
