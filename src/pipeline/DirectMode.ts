@@ -1,3 +1,4 @@
+import { ASSEMBLER_READS_FILES } from "../compiler/Language.ts"
 import { Context, Effect, Layer } from "effect"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
@@ -22,7 +23,7 @@ export const CLOCK_SLACK_MS = 10
 export type Unvouched = "incbin" | "time" | "file" | "unreadable" | "modified"
 
 export const UNVOUCHED_REASON: Readonly<Record<Unvouched, string>> = {
-  incbin: "unsupported code directive (.incbin)",
+  incbin: ASSEMBLER_READS_FILES,
   time: "time macros",
   file: "__FILE__ with base directories",
   unreadable: "dependency unreadable",
