@@ -16,7 +16,7 @@ import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
-import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
+import { type CacheEntry, EntryOutdated, fromTable, placeFiles } from "./CacheEntry.ts"
 import { cKey } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
@@ -176,7 +176,9 @@ export class CCompile extends Context.Service<CCompile, {
         if (blob === undefined) return Effect.succeed(undefined)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
         return Effect.promise(() => decodeManifest(key, blob)).pipe(Effect.flatMap((m) =>
-          m !== undefined ? Effect.succeed(m) : count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+          m instanceof EntryOutdated ? Effect.succeed(undefined) :
+          m instanceof Error ? count((s) => void s.cache_read_errors++).pipe(Effect.as(undefined)) :
+          Effect.succeed(m)
         ))
       }))
 

@@ -7,7 +7,7 @@ import { Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as zlib from "node:zlib"
 import { describe, expect } from "vitest"
-import { type CacheEntry, decodeEntry, encodeEntry, EntryCorrupt, fromTable, placeFiles } from "../../src/cache/CacheEntry.ts"
+import { type CacheEntry, decodeEntry, encodeEntry, EntryCorrupt, EntryOutdated, fromTable, placeFiles } from "../../src/cache/CacheEntry.ts"
 
 const Byte = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 255 }))
 const Bytes = Schema.Array(Byte)
@@ -103,6 +103,15 @@ describe("cache entries", () => {
     ["no key", { ...good, key: undefined }, Buffer.from("obj")]
   ] as const)("refuses %s", async (_what, header, payload) => {
     expect(await decodeEntry(KEY, forge(header, payload))).toBeInstanceOf(EntryCorrupt)
+  })
+
+  it("an entry in the previous format is outdated (a plain miss after an upgrade), not corrupt", async () => {
+    const body = Buffer.from("anything")
+    const v1 = Buffer.concat([Buffer.from("SCTS"), Buffer.from([1]), createHash("sha256").update(body).digest(), zlib.zstdCompressSync(body)])
+    expect(await decodeEntry(KEY, v1)).toBeInstanceOf(EntryOutdated)
+    const future = Buffer.from(v1)
+    future[4] = 3
+    expect(await decodeEntry(KEY, future)).toBeInstanceOf(EntryCorrupt)
   })
 
   it("refuses a header length past the body", async () => {
