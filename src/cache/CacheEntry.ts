@@ -59,6 +59,13 @@ const zstdDecompress = promisify(zlib.zstdDecompress) as (buf: Uint8Array, opts:
 const sha256 = async (data: Uint8Array): Promise<Buffer> => Buffer.from(await webcrypto.subtle.digest("SHA-256", data))
 
 /**
+ * `claimed` (a digest an entry's meta states for one of its files) if it is that data's
+ * sha256 in hex, else undefined: dependents key on it, so a shared cache's word is not enough.
+ */
+export const verifiedDigest = async (data: Uint8Array, claimed: string | undefined): Promise<string | undefined> =>
+  claimed !== undefined && claimed === (await sha256(data)).toString("hex") ? claimed : undefined
+
+/**
  * Layout: "SCTS" | format u8 | body size u64 | sha256(body) | zstd(body), where body is a u32
  * header length, the JSON header (which names the key), then stdout, stderr and each file's
  * bytes in header order. Compression and hashing run off the event loop.

@@ -13,7 +13,7 @@ import { Jobserver } from "../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate } from "./BaseDirs.ts"
-import type { CacheEntry } from "./CacheEntry.ts"
+import { type CacheEntry, verifiedDigest } from "./CacheEntry.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { FileDigests } from "./FileDigests.ts"
 import { KeyBuilder } from "./KeyBuilder.ts"
@@ -237,7 +237,7 @@ export class RustCompile extends Context.Service<RustCompile, {
       for (const [i, f] of entry.files.entries()) {
         const file = path.resolve(req.cwd, c.outDir, names[i]!)
         yield* writeAtomically(file, fromEntryFile(f.role, f.data, at), mode)
-        remember(file, entry.meta?.[digestMeta(f.role)])
+        remember(file, yield* Effect.promise(() => verifiedDigest(f.data, entry.meta?.[digestMeta(f.role)])))
       }
       return true
     })

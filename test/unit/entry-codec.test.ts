@@ -7,7 +7,7 @@ import { Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as zlib from "node:zlib"
 import { describe, expect } from "vitest"
-import { type CacheEntry, decodeEntry, encodeEntry, EntryCorrupt, EntryOutdated, fromTable, placeFiles } from "../../src/cache/CacheEntry.ts"
+import { type CacheEntry, decodeEntry, encodeEntry, EntryCorrupt, EntryOutdated, fromTable, placeFiles, verifiedDigest } from "../../src/cache/CacheEntry.ts"
 
 const Byte = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 255 }))
 const Bytes = Schema.Array(Byte)
@@ -172,6 +172,18 @@ describe("cache entries", () => {
     expect(back).not.toBeInstanceOf(Error)
     expect(turns).toBeGreaterThan(1)
   })
+})
+
+describe("digests an entry claims for its files", () => {
+  it.effect.prop("are taken only when they are the data's own", [Bytes, Bytes], ([a, b]) =>
+    Effect.promise(async () => {
+      const data = Uint8Array.from(a)
+      const own = createHash("sha256").update(data).digest("hex")
+      const other = createHash("sha256").update(Uint8Array.from(b)).digest("hex")
+      expect(await verifiedDigest(data, own)).toBe(own)
+      expect(await verifiedDigest(data, other)).toBe(own === other ? own : undefined)
+      expect(await verifiedDigest(data, undefined)).toBeUndefined()
+    }), { arbitrary: { runs: 50, seed: 6 } })
 })
 
 describe("roles map to this invocation's outputs only", () => {
