@@ -748,6 +748,33 @@ function hitBreakdownScenario() {
   }
 }
 
+// ───────────────────────────── the daemon's side of a hit (issue 8 item 2) ─────────────────────────────
+
+/**
+ * The daemon alone on a direct-mode hit of one small C file, from bench/daemon-hit.mjs: the round
+ * trip from a process that is already running, the daemon's CPU time and own timing per hit, and
+ * its spans (from a second daemon at trace level).
+ */
+function daemonHitScenario() {
+  return {
+    id: "daemon-hit",
+    available: (ctx) => (ctx.opts.only !== undefined && ctx.opts.only !== "c" ? `--only ${ctx.opts.only}` : null),
+    setup(ctx) {
+      declareSection(ctx, "daemon-hit", "The daemon's side of a hit on one small C file (no client start) — ms", { noRatios: true })
+    },
+    round(ctx) {
+      const out = run(ctx.nodeBin, [path.join(ROOT, "bench", "daemon-hit.mjs"), "--json", "--hits", "100"], { timeout: 300_000 })
+      const r = JSON.parse(out)
+      row(ctx, "daemon-hit", "trip", "round trip over the socket, median", 1).samples.push(r.roundTripMs)
+      row(ctx, "daemon-hit", "cpu", "  the daemon's CPU time per hit", 2).samples.push(r.cpuMs)
+      row(ctx, "daemon-hit", "own", "  the daemon's own timing of the hit (stats)", 3).samples.push(r.hitMs)
+      row(ctx, "daemon-hit", "write", "    of which writing the outputs", 4).samples.push(r.outputWriteMs)
+      Object.entries(r.spansMs).forEach(([name, ms], i) => row(ctx, "daemon-hit", `span ${name}`, `  span ${name} (trace level)`, 10 + i).samples.push(ms))
+      if (r.directHits !== r.hits) ctx.notes.push(`daemon-hit: ${r.directHits} of ${r.hits} hits were direct-mode hits  ← UNEXPECTED`)
+    }
+  }
+}
+
 // ───────────────────────────── a second checkout (issue 3 targets) ─────────────────────────────
 
 /**
@@ -1059,7 +1086,7 @@ function rustScenario(section, deps) {
 }
 
 function scenarios() {
-  return [cScenario(), cppHeavyScenario(), cppSmallScenario(), floorsScenario(), hitBreakdownScenario(), checkoutScenario(), redisScenario(), rustScenario("rust-fixture", 0), rustScenario("rust", 4)]
+  return [cScenario(), cppHeavyScenario(), cppSmallScenario(), floorsScenario(), hitBreakdownScenario(), daemonHitScenario(), checkoutScenario(), redisScenario(), rustScenario("rust-fixture", 0), rustScenario("rust", 4)]
 }
 
 // ───────────────────────────── report ─────────────────────────────

@@ -314,6 +314,7 @@ export class RustCompile extends Context.Service<RustCompile, {
           if (restored) {
             yield* stats.update((s) => {
               bump(s.cache_hits, LANG)
+              bump(s.adv_cache_hits, `${LANG} [rustc]`)
               record(s.cache_read_hit_duration, Date.now() - started)
             })
             return compiled(entry.exitCode, entry.stdout, fromEntryStderr(entry.stderr, at))
@@ -325,7 +326,7 @@ export class RustCompile extends Context.Service<RustCompile, {
 
       yield* stats.update((s) => {
         bump(s.cache_misses, LANG)
-        s.requests_executed++
+        bump(s.adv_cache_misses, `${LANG} [rustc]`)
       })
       const compileStarted = Date.now()
       const out = yield* jobs.withToken(runner.run(req.exe, req.args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)

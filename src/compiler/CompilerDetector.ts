@@ -1,5 +1,6 @@
 import { Context, Data, Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
+import * as fss from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { CompilerRunner, type RunOptions } from "./CompilerRunner.ts"
@@ -53,12 +54,12 @@ export class CompilerDetector extends Context.Service<CompilerDetector, {
 
     return CompilerDetector.of({
       detect: Effect.fn("CompilerDetector.detect")(function*(exe, opts) {
-        const real = yield* Effect.tryPromise({
-          try: () => fs.realpath(exe),
-          catch: (e) => new UnsupportedCompiler({ exe, message: String(e) })
-        })
-        const st = yield* Effect.tryPromise({
-          try: () => fs.stat(real, { bigint: true }),
+        // Synchronous: two calls on every request, each cheaper than a trip through the thread pool.
+        const { real, st } = yield* Effect.try({
+          try: () => {
+            const real = fss.realpathSync(exe)
+            return { real, st: fss.statSync(real, { bigint: true }) }
+          },
           catch: (e) => new UnsupportedCompiler({ exe, message: String(e) })
         })
         // The name matters too: clang++ is clang under another name, and behaves differently.

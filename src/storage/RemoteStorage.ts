@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { redactUrl } from "../config/BackendConfig.ts"
 import type { RemoteBackend } from "../config/BackendConfig.ts"
 import { type Backoff, DEFAULT_BACKOFF, makeCircuitBreaker } from "./CircuitBreaker.ts"
 import { MAX_ENTRY_BYTES, Storage, StorageError, type StorageFailure, type StorageMode, type StorageShape } from "./Storage.ts"
@@ -113,7 +114,7 @@ export const httpFailure = (status: number | undefined): StorageFailure | undefi
 
 /** `S3, bucket: b, prefix: p, endpoint: e`, the parts that are set. */
 export const bucketLocation = (service: string, s: { bucket: string; keyPrefix: string; endpoint: string | undefined }) =>
-  [`${service}, bucket: ${s.bucket}`, s.keyPrefix && `prefix: ${s.keyPrefix}`, s.endpoint && `endpoint: ${s.endpoint}`]
+  [`${service}, bucket: ${s.bucket}`, s.keyPrefix && `prefix: ${s.keyPrefix}`, s.endpoint && `endpoint: ${redactUrl(s.endpoint)}`]
     .filter(Boolean)
     .join(", ")
 

@@ -32,8 +32,9 @@ export const blob = (size: number) => new Uint8Array(randomBytes(size))
 export const settingsFrom = <S extends RemoteSettings>(env: Env): S => {
   const parsed = parseBackendSettings(env)
   if (parsed instanceof Error) throw parsed
-  if (parsed.remote === undefined) throw new Error(`no remote in ${JSON.stringify(env)}`)
-  return parsed.remote as S
+  const remote = parsed.levels.find((l) => l !== "disk")
+  if (remote === undefined) throw new Error(`no remote in ${JSON.stringify(env)}`)
+  return remote as S
 }
 
 /** The outcome of an effect and how long it took, in ms. */
