@@ -8,16 +8,19 @@ import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { parseDepFile } from "../compiler/DepFile.ts"
 import { type GccCompilation, mappedCwd, parseGccArgs } from "../compiler/GccArgs.ts"
+import { FORCE_COLORS, showsColors, stripColors } from "../compiler/GccOptions.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
 import { assemblerReadsFiles, statsLanguage } from "../compiler/Language.ts"
 import { expandResponseFiles } from "../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../config/Config.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
-import type { CompileRequest } from "../protocol/Messages.ts"
+import type { Compiled, CompileRequest } from "../protocol/Messages.ts"
 import { bump, record, Stats, type StatsSnapshot } from "../stats/Stats.ts"
 import { depFromTemplate, depToTemplate, keyPath, logicalCwd, rebaseGccArgs, relativizePath } from "./BaseDirs.ts"
 import { type CacheEntry, fromTable, placeFiles } from "./CacheEntry.ts"
-import { cKey } from "./CKey.ts"
+import { KeyHistory } from "../explain/KeyHistory.ts"
+import { keyInputsOf } from "../explain/KeyInputs.ts"
+import { cKey, keyEnv, withExtraFiles } from "./CKey.ts"
 import { EntryCache } from "./EntryCache.ts"
 import { type FileDigest, FileDigests } from "./FileDigests.ts"
 import { addCandidate, candidateReachable, decodeManifest, dependResultKey, depTargets, encodeManifest, includeRoots, type Manifest, type ManifestCandidate, manifestKey, shadowCandidates, verifiedDepText } from "./Manifest.ts"
@@ -25,7 +28,7 @@ import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { nonRegularOutput, writeAtomically } from "./OutputWriter.ts"
 import { decodedOnce } from "../storage/MemoryTier.ts"
 
-const readUtf8 = (cwd: string) => (file: string): string | undefined => {
+export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
   try {
     return fs.readFileSync(path.resolve(cwd, file), "utf8")
   } catch {
@@ -89,6 +92,9 @@ const pathView = (c: GccCompilation, cwd: string, basedirs: ReadonlyArray<string
   }
 }
 
+/** Diagnostics are stored colored; a client whose stderr shows none gets them plain. */
+const withoutColors = <A extends Compiled>(reply: A): A => ({ ...reply, stderr: stripColors(Buffer.from(reply.stderr, "base64")).toString("base64") })
+
 /** gcc and clang compiles through the cache: direct mode, depend mode, preprocessor mode. */
 export class CCompile extends Context.Service<CCompile, {
   readonly compile: (req: CompileRequest, compiler: CompilerInfo) => Effect.Effect<CompileOutcome>
@@ -100,6 +106,7 @@ export class CCompile extends Context.Service<CCompile, {
     const jobs = yield* Jobserver
     const config = yield* DaemonConfig
     const digests = yield* FileDigests
+    const history = yield* KeyHistory
     const search = yield* IncludeSearch
     /**
      * Manifest keys whose files use time macros (or __FILE__ under base directories): the result
@@ -267,21 +274,22 @@ export class CCompile extends Context.Service<CCompile, {
       c.dep === undefined ? Effect.succeed(undefined) : Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.dep!.file), "utf8").catch(() => undefined))
 
     /** `since` is a performance.now() reading: a hit takes a few milliseconds, below Date's grain. */
-    const hitStats = (lang: string, since: number, direct: boolean) =>
+    const hitStats = (lang: string, family: string, since: number, direct: boolean) =>
       count((s) => {
         bump(s.cache_hits, lang)
+        bump(s.adv_cache_hits, `${lang} [${family}]`)
         bump(direct ? s.direct_hits : s.preprocessor_hits, lang)
         record(s.cache_read_hit_duration, performance.now() - since)
       })
 
     /** Runs the real compile; success gives the outputs read back, ready to store. */
-    const runCompile = Effect.fn("CCompile.runCompile")(function*(req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>, lang: string) {
+    const runCompile = Effect.fn("CCompile.runCompile")(function*(req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>, lang: string, family: string) {
       yield* count((s) => {
         bump(s.cache_misses, lang)
-        s.requests_executed++
+        bump(s.adv_cache_misses, `${lang} [${family}]`)
       })
       const compileStarted = Date.now()
-      const out = yield* jobs.withToken(runner.run(req.exe, args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
+      const out = yield* jobs.withToken(runner.run(req.exe, c.colorsForced ? [...args, FORCE_COLORS] : args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)
       if (out._tag === "Failure") return { _tag: "Unrunnable" as const, reason: out.failure.message }
       const result = out.success
       yield* count((s) => {
@@ -308,11 +316,24 @@ export class CCompile extends Context.Service<CCompile, {
       const c = parsed.compilation
       const special = nonRegularOutput(req.cwd, [c.output, ...c.sideOutputs.map((o) => o.file), ...(c.dep !== undefined ? [c.dep.file] : [])])
       if (special !== undefined) return yield* notCached(special)
+      const outcome = yield* compileParsed(req, compiler, c)
+      return outcome.type === "compiled" && !showsColors(c.colors, req.stderrTty === true, req.env) ? withoutColors(outcome) : outcome
+    })
+
+    const compileParsed = Effect.fn("CCompile.compileParsed")(function*(req: CompileRequest, compiler: CompilerInfo, c: GccCompilation) {
       const lang = statsLanguage(c.language)
+      const env = withExtraFiles(req.env, req.cwd, (f) => digests.digest(f)?.digest)
+      if ("missing" in env) return yield* notCached(`SCCACHE_EXTRAFILES: cannot read ${env.missing}`)
       const started = Date.now()
       const clock = performance.now()
       const view = pathView(c, req.cwd, config.basedirs)
       const cpu = c.nativeCpu ? cpuFingerprint() : ""
+      // What --explain and the debug log compare a miss against.
+      const remember = (key: string, read: ReadonlyArray<string>, outcome: "hit" | "miss") =>
+        history.record(keyInputsOf({
+          key, ...(mkey === undefined ? {} : { manifest: mkey }), cwd: req.cwd, input: c.input, output: c.output,
+          compiler: compiler.identity, args: c.directArgs, env: keyEnv(env), read
+        }, (f) => digests.digest(f)?.digest), outcome)
       // Files options name (sanitizer lists, profiles, specs): their content is part of every key.
       const fileDigests: Array<string> = []
       for (const f of c.keyFiles) {
@@ -335,7 +356,7 @@ export class CCompile extends Context.Service<CCompile, {
           input: view.spelled(c.input),
           inputDigest: input.digest,
           cwd: view.relocatable ? (c.recordsCwd ? mappedCwd(req.cwd, c.prefixMaps) : undefined) : req.cwd,
-          env: req.env,
+          env,
           cpu
         })
         if (input.timeMacros || preprocessorOnly.has(mkey)) mkey = undefined
@@ -363,7 +384,8 @@ export class CCompile extends Context.Service<CCompile, {
               )
               if (!wrote) return undefined
             }
-            yield* hitStats(lang, clock, true)
+            yield* hitStats(lang, compiler.family, clock, true)
+            yield* remember(cand.result, cand.includes.map(([f]) => f), "hit")
             return compiled(entry.exitCode, entry.stdout, entry.stderr)
           }
           return undefined
@@ -380,7 +402,7 @@ export class CCompile extends Context.Service<CCompile, {
           const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
           const compileArgs = tmpDep === undefined ? req.args : [...req.args, "-MD", "-MF", tmpDep]
           if (config.recache) yield* count((s) => void s.forced_recaches++)
-          const done = yield* runCompile(req, c, compileArgs, lang)
+          const done = yield* runCompile(req, c, compileArgs, lang, compiler.family)
           const depText = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined))
           if (tmpDep !== undefined) yield* Effect.promise(() => fsp.rm(tmpDep, { force: true }))
           if (done._tag === "Unrunnable") return runLocally(done.reason)
@@ -398,6 +420,7 @@ export class CCompile extends Context.Service<CCompile, {
             return done.reply
           }
           const result = dependResultKey(key, includes)
+          yield* remember(result, read, "miss")
           const learnDepend = candidateFor(req, compiler, c, view, started, result, read, c.dep === undefined ? undefined : depText, includes)
           const background = yield* cache.writeLater([result, key], cache.store(result, done.entry).pipe(
             Effect.andThen(learnDepend),
@@ -431,7 +454,7 @@ export class CCompile extends Context.Service<CCompile, {
         compilation: { ...c, keyArgs: view.args(c.keyArgs) },
         files: fileDigests,
         cwd: req.cwd,
-        env: req.env,
+        env,
         sourceDigest,
         cpu
       })
@@ -442,7 +465,8 @@ export class CCompile extends Context.Service<CCompile, {
         const entry = yield* cache.lookup(key)
         if (entry === undefined) return undefined
         if (yield* restore(req, c, entry).pipe(Effect.orElseSucceed(() => false))) {
-          yield* hitStats(lang, clock, false)
+          yield* hitStats(lang, compiler.family, clock, false)
+          yield* remember(key, read, "hit")
           const depText = yield* readDep(req, c)
           const background = yield* cache.writeLater(mkey === undefined ? [] : [mkey], learn(depText))
           return { ...compiled(entry.exitCode, entry.stdout, entry.stderr), background }
@@ -459,7 +483,8 @@ export class CCompile extends Context.Service<CCompile, {
       }
 
       const miss = Effect.gen(function*() {
-        const done = yield* runCompile(req, c, req.args, lang)
+        yield* remember(key, read, "miss")
+        const done = yield* runCompile(req, c, req.args, lang, compiler.family)
         if (done._tag === "Unrunnable") return runLocally(done.reason)
         if (done._tag === "Failed") return done.reply
         // Checked before replying: once make has the outputs it may change them.

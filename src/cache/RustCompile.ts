@@ -19,7 +19,7 @@ import { FileDigests } from "./FileDigests.ts"
 import { KeyBuilder } from "./KeyBuilder.ts"
 import { type CompileOutcome, compiled, runLocally } from "./Outcome.ts"
 import { writeAtomically } from "./OutputWriter.ts"
-import { fromEntryText, rustKey, spellOutDir, toEntryText } from "./RustKey.ts"
+import { fromEntryText, keyedEnv, rustKey, rustRoleAllowed, spellOutDir, toEntryText } from "./RustKey.ts"
 
 const LANG = "Rust"
 
@@ -231,7 +231,7 @@ export class RustCompile extends Context.Service<RustCompile, {
 
     const restore = Effect.fn("RustCompile.restore")(function*(req: CompileRequest, c: RustCompilation, entry: CacheEntry, at: Place) {
       const mode = 0o666 & ~req.umask
-      const names = entry.files.map((f) => nameOf(c, f.role))
+      const names = entry.files.map((f) => (rustRoleAllowed(c, f.role) ? nameOf(c, f.role) : undefined))
       // An entry that lacks an output this compile makes, or names a file it doesn't, is not this compile's.
       if (names.some((n) => n === undefined) || !expectedOutputs(c).every((n) => names.includes(n))) return false
       for (const [i, f] of entry.files.entries()) {
@@ -257,6 +257,7 @@ export class RustCompile extends Context.Service<RustCompile, {
           const st = await fsp.stat(file).catch(() => undefined)
           if (st === undefined || !st.isFile() || (!expected.includes(name) && st.mtimeMs < since)) continue
           const role = roleOf(c, name)
+          if (!rustRoleAllowed(c, role)) continue
           const data = await fsp.readFile(file)
           if (!isDepInfo(role)) {
             meta[digestMeta(role)] = createHash("sha256").update(data).digest("hex")
@@ -308,10 +309,12 @@ export class RustCompile extends Context.Service<RustCompile, {
       else if (key !== undefined) {
         const entry = yield* cache.lookup(key)
         if (entry !== undefined) {
-          const restored = yield* restore(req, c, entry, at).pipe(Effect.orElseSucceed(() => false))
+          // `# env-dep:` lines show only the variables the key covers (`deps` is set with `key`).
+          const restored = yield* restore(req, c, entry, { ...at, env: keyedEnv(req.env, deps!.envDeps) }).pipe(Effect.orElseSucceed(() => false))
           if (restored) {
             yield* stats.update((s) => {
               bump(s.cache_hits, LANG)
+              bump(s.adv_cache_hits, `${LANG} [rustc]`)
               record(s.cache_read_hit_duration, Date.now() - started)
             })
             return compiled(entry.exitCode, entry.stdout, fromEntryStderr(entry.stderr, at))
@@ -323,7 +326,7 @@ export class RustCompile extends Context.Service<RustCompile, {
 
       yield* stats.update((s) => {
         bump(s.cache_misses, LANG)
-        s.requests_executed++
+        bump(s.adv_cache_misses, `${LANG} [rustc]`)
       })
       const compileStarted = Date.now()
       const out = yield* jobs.withToken(runner.run(req.exe, req.args, { cwd: req.cwd, env: req.env })).pipe(Effect.result)

@@ -2,8 +2,8 @@ import { Context, Data, Effect, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import * as path from "node:path"
 import type { Env } from "../config/Config.ts"
+import { absolutePaths, withConfigFile } from "../config/ConfigFile.ts"
 import { ensureSocketDir } from "../config/SocketDir.ts"
 import { lockName, socketPath } from "../config/SocketPath.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
@@ -12,7 +12,13 @@ import { exchange } from "./Exchange.ts"
 /** The daemon could not be reached, or went away before it answered. */
 export class DaemonUnavailable extends Data.TaggedError("DaemonUnavailable")<{ readonly message: string }> {}
 
+/** sccache's default; its config file's `server_startup_timeout_ms` changes it. */
 const STARTUP_TIMEOUT_MS = 10_000
+
+const startupTimeoutMs = (env: Env): number => {
+  const ms = Number(env["SCCACHE_SERVER_STARTUP_TIMEOUT_MS"])
+  return Number.isInteger(ms) && ms > 0 ? ms : STARTUP_TIMEOUT_MS
+}
 
 /** Holds an abstract-socket lock while this client starts a daemon, so a `make -j16` starts one. */
 const tryLock = (name: string) =>
@@ -21,11 +27,6 @@ const tryLock = (name: string) =>
     server.once("error", () => resume(Effect.succeed(undefined)))
     server.listen(name, () => resume(Effect.succeed(server)))
   })
-
-/** Variables naming files, which the daemon (started in /) must get absolute. */
-const PATH_VARIABLES = ["SCCACHE_GCS_KEY_PATH", "SCCACHE_ERROR_LOG"]
-const absolutePaths = (env: Env): Record<string, string> =>
-  Object.fromEntries(PATH_VARIABLES.filter((v) => env[v]).map((v) => [v, path.resolve(env[v]!)]))
 
 const spawnDaemon = (env: Env, entry: string, socket: string) =>
   Effect.sync(() => {
@@ -39,12 +40,13 @@ const spawnDaemon = (env: Env, entry: string, socket: string) =>
       } catch { /* no log then */ }
     }
     // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the
-    // socket path goes along absolute, since a relative one meant the client's directory.
+    // socket path and the config file's and variables' paths go along absolute, since a relative
+    // one meant the client's directory (the daemon reads the file again for its warnings).
     const child = spawn(process.execPath, [entry], {
       cwd: "/",
       detached: true,
       stdio: ["ignore", "ignore", stderr],
-      env: { ...env, ...absolutePaths(env), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket } as NodeJS.ProcessEnv
+      env: { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket } as NodeJS.ProcessEnv
     })
     child.unref()
     if (typeof stderr === "number") fs.closeSync(stderr)
@@ -56,12 +58,12 @@ export class DaemonClient extends Context.Service<DaemonClient, {
   readonly request: (req: Request, opts?: { readonly start?: boolean }) => Effect.Effect<Response, DaemonUnavailable>
 }>()("sccache-ts/client/DaemonClient") {
   /** `entry` is the script a new daemon runs: this very bundle. */
-  static readonly layer = (env: Env, entry: string) =>
+  static readonly layer = (processEnv: Env, entry: string, env = withConfigFile(processEnv)) =>
     Layer.succeed(DaemonClient, DaemonClient.of({
       request: (req, opts) =>
         Effect.gen(function*() {
           const socket = socketPath(env)
-          const deadline = Date.now() + STARTUP_TIMEOUT_MS
+          const deadline = Date.now() + startupTimeoutMs(env)
           let lock: net.Server | undefined
           let daemon: ChildProcess | undefined
           let pause = 2

@@ -58,5 +58,6 @@ export const compileRequest = (exe: string, args: ReadonlyArray<string>, env: Re
   cwd: process.cwd(),
   env: env as Record<string, string>,
   umask: process.umask(),
-  pid: process.pid
+  pid: process.pid,
+  stderrTty: process.stderr.isTTY === true
 })

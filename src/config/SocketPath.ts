@@ -5,14 +5,17 @@ export const uid = (): number => process.getuid?.() ?? 0
 
 /**
  * Where client and daemon meet: `SCCACHE_SERVER_UDS`, else `$XDG_RUNTIME_DIR/sccache-ts/daemon.sock`,
- * else `${TMPDIR:-/tmp}/sccache-ts-$UID/daemon.sock`.
+ * else `${TMPDIR:-/tmp}/sccache-ts-$UID/daemon.sock`. `SCCACHE_SERVER_PORT` means a separate daemon,
+ * as in sccache: its own socket, `daemon-<port>.sock` (a port that is not a number is reported by the daemon).
  */
 export const socketPath = (env: Env): string => {
   const explicit = env["SCCACHE_SERVER_UDS"]
   if (explicit !== undefined && explicit !== "") return path.resolve(explicit)
+  const port = env["SCCACHE_SERVER_PORT"]
+  const name = port !== undefined && /^\d{1,5}$/.test(port) ? `daemon-${port}.sock` : "daemon.sock"
   const runtime = env["XDG_RUNTIME_DIR"]
-  if (runtime !== undefined && runtime !== "") return path.join(runtime, "sccache-ts", "daemon.sock")
-  return path.join(env["TMPDIR"] || "/tmp", `sccache-ts-${uid()}`, "daemon.sock")
+  if (runtime !== undefined && runtime !== "") return path.join(runtime, "sccache-ts", name)
+  return path.join(env["TMPDIR"] || "/tmp", `sccache-ts-${uid()}`, name)
 }
 
 /**

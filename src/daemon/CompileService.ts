@@ -20,6 +20,14 @@ export class CompileService extends Context.Service<CompileService, {
     return CompileService.of({
       compile: (request) => jobs.serve(request, Effect.fn("CompileService.compile")(function*(req) {
         yield* stats.update((s) => void s.compile_requests++)
+        // sccache's SCCACHE_NO_CACHE, read from the compile's own environment: no lookup, no store.
+        if (req.env["SCCACHE_NO_CACHE"] !== undefined) {
+          yield* stats.update((s) => {
+            s.non_cacheable_calls++
+            bump(s.not_cached, "SCCACHE_NO_CACHE")
+          })
+          return runLocally("SCCACHE_NO_CACHE is set")
+        }
         const info = yield* detector.detect(req.exe, { cwd: req.cwd, env: req.env }).pipe(Effect.result)
         if (info._tag === "Failure") {
           yield* stats.update((s) => void s.unsupported_compiler_calls++)

@@ -10,6 +10,7 @@ import { decodeRequest, requestBuild } from "../protocol/RequestSchema.ts"
 import { BUILD_ID, VERSION } from "../version.ts"
 import { bump, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
+import { Explain } from "../explain/Explain.ts"
 import { CompileService } from "./CompileService.ts"
 import { lockName } from "../config/SocketPath.ts"
 
@@ -24,6 +25,8 @@ export interface ServerOptions {
   /** Shown by --show-stats, as sccache does. */
   readonly basedirs: ReadonlyArray<string>
   readonly direct: boolean
+  /** The settings given that sccache-ts ignores, named after the cache location in --show-stats. */
+  readonly notice?: string
 }
 
 const listen = (server: net.Server, where: string) =>
@@ -132,6 +135,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
   static readonly layer = (opts: ServerOptions) =>
     Layer.effect(DaemonServer, Effect.gen(function*() {
       const compiler = yield* CompileService
+      const explain = yield* Explain
       const stats = yield* Stats
       const storage = yield* Storage
       const context = yield* Effect.context<never>()
@@ -233,7 +237,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   type: "stats",
                   stats: {
                     stats: snapshot,
-                    cache_location: storage.location,
+                    cache_location: opts.notice === undefined ? storage.location : `${storage.location} (${opts.notice})`,
                     basedirs: opts.basedirs,
                     use_preprocessor_cache_mode: opts.direct,
                     cache_size: size.current ?? null,
@@ -243,6 +247,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   }
                 }
               })))
+            case "explain":
+              return explain.explain(req.compile).pipe(Effect.map((lines) => ({ response: { type: "explained", lines } as Response })))
             case "zero-stats":
               return stats.zero.pipe(Effect.as({ response: { type: "ok" } as Response }))
             case "shutdown":

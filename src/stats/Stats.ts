@@ -19,15 +19,19 @@ export interface LevelCounters {
 /** The counters of sccache's `--show-stats`, under sccache's JSON names where it has them. */
 export interface StatsSnapshot {
   compile_requests: number
-  requests_executed: number
   cache_hits: Record<string, number>
   cache_misses: Record<string, number>
+  /** The same per family, `C/C++ [gcc]`, `Rust [rustc]`: sccache's adv_counts. */
+  adv_cache_hits: Record<string, number>
+  adv_cache_misses: Record<string, number>
   direct_hits: Record<string, number>
   preprocessor_hits: Record<string, number>
   cache_timeouts: number
   cache_read_errors: number
   forced_recaches: number
   cache_write_errors: number
+  /** Compile results stored (manifests are not counted). */
+  cache_writes: number
   cache_errors: Record<string, number>
   compilations: number
   compile_fails: number
@@ -46,15 +50,17 @@ export interface StatsSnapshot {
 
 export const emptyStats = (): StatsSnapshot => ({
   compile_requests: 0,
-  requests_executed: 0,
   cache_hits: {},
   cache_misses: {},
+  adv_cache_hits: {},
+  adv_cache_misses: {},
   direct_hits: {},
   preprocessor_hits: {},
   cache_timeouts: 0,
   cache_read_errors: 0,
   forced_recaches: 0,
   cache_write_errors: 0,
+  cache_writes: 0,
   cache_errors: {},
   compilations: 0,
   compile_fails: 0,

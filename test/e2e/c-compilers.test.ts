@@ -97,7 +97,7 @@ describe.each(COMPILERS)("%s through sccache-ts", (cc) => {
     compare(sb, cc, ["-Iinc", "-E", "hello.c"], [])
     compare(sb, cc, ["-c", "a.c", "b.c"], ["a.o", "b.o"])
     const after = sb.stats().stats
-    expect(after.non_compilation_calls - before.non_compilation_calls).toBe(2)
+    expect(after.requests_not_compile - before.requests_not_compile).toBe(2)
     expect(after.not_cached["-E"]! - (before.not_cached["-E"] ?? 0)).toBe(2)
     expect(after.not_cached["multiple input files"]! - (before.not_cached["multiple input files"] ?? 0)).toBe(2)
     expect(total(after.cache_hits)).toBe(total(before.cache_hits))

@@ -17,7 +17,8 @@ export interface Run {
 }
 
 export const run = (cmd: string, args: ReadonlyArray<string>, opts: { cwd: string; env?: NodeJS.ProcessEnv }): Run => {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env })
+  // Room for a compile's 20 MB of warnings (the default buffer is 1 MiB).
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, maxBuffer: 1 << 30 })
   if (r.error) throw r.error
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
@@ -58,9 +59,9 @@ export interface StatsJson {
     cache_write_errors: number
     compile_fails: number
     not_cached: Record<string, number>
-    non_cacheable_calls: number
-    non_compilation_calls: number
-    unsupported_compiler_calls: number
+    requests_not_cacheable: number
+    requests_not_compile: number
+    requests_unsupported_compiler: number
     forced_recaches: number
     /** Per storage level: "disk", and the remote's "s3", "gcs", "redis" or "memcached". */
     levels: Record<string, LevelCounters>

@@ -3,6 +3,7 @@
  * many random compile sequences can run in a second.
  */
 import { it } from "@effect/vitest"
+import { KeyHistory } from "../../src/explain/KeyHistory.ts"
 import { Effect, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -54,6 +55,7 @@ const layer = (blobs: Map<string, Uint8Array>, calls: { compiles: number }, dire
       Stats.layer,
       scriptedRunner(calls),
       Jobserver.pool(2),
+      KeyHistory.layer,
       Layer.succeed(DaemonConfig, parseDaemonSettings({ HOME: os.tmpdir(), SCCACHE_DIRECT: String(direct) }) as DaemonConfig["Service"])
     ))
   )
