@@ -10,7 +10,13 @@ export interface MemoryTierOptions {
   readonly refreshMs: number
 }
 
-export const MEMORY_TIER: MemoryTierOptions = { maxBytes: 64 * 1024 * 1024, maxBlob: 4 * 1024 * 1024, refreshMs: 10 * 60 * 1000 }
+/**
+ * Small on purpose: blobs, and what `decodedOnce` decoded from them (a few times their size), live
+ * outside V8's heap, and every compiler the daemon forks pays for the daemon's memory outside it
+ * (measured here: about 0.4 ms per MiB on each spawn, on a VM). The entries and manifests of a
+ * thousand small objects fit in 4 MiB.
+ */
+export const MEMORY_TIER: MemoryTierOptions = { maxBytes: 4 * 1024 * 1024, maxBlob: 512 * 1024, refreshMs: 10 * 60 * 1000 }
 
 interface Held {
   readonly blob: Uint8Array
