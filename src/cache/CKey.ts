@@ -13,8 +13,10 @@ const C_KEY_VERSION = "sccache-ts/c/2"
  * text, and direct mode hands every file that uses them to the preprocessor.
  */
 export const KEY_ENV = [
-  "SCCACHE_C_CUSTOM_CACHE_BUSTER", "SDKROOT", "CCC_OVERRIDE_OPTIONS", "COMPILER_PATH", "GCC_COMPARE_DEBUG",
-  "GCC_EXEC_PREFIX", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES"
+  "SCCACHE_C_CUSTOM_CACHE_BUSTER", "SCCACHE_EXTRAFILES", "SDKROOT", "CCC_OVERRIDE_OPTIONS", "COMPILER_PATH", "GCC_COMPARE_DEBUG",
+  "GCC_EXEC_PREFIX", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES",
+  // The colors gcc gives the diagnostics that are stored (empty: none).
+  "GCC_COLORS"
 ]
 
 export const keyEnv = (env: Readonly<Record<string, string>>): Array<string> =>
@@ -22,6 +24,26 @@ export const keyEnv = (env: Readonly<Record<string, string>>): Array<string> =>
     .filter((k) => KEY_ENV.includes(k) || k.endsWith("_DEPLOYMENT_TARGET"))
     .sort()
     .map((k) => `${k}=${env[k]}`)
+
+/**
+ * Pure: `env` with `SCCACHE_EXTRAFILES` (paths, `:`-separated, relative to `cwd`) replaced by
+ * the files' digests, so keys follow the files' contents, not their names; or why it can't be.
+ */
+export const withExtraFiles = (
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+  digestOf: (file: string) => string | undefined
+): Readonly<Record<string, string>> | { readonly missing: string } => {
+  const list = env["SCCACHE_EXTRAFILES"]
+  if (list === undefined) return env
+  const digests: Array<string> = []
+  for (const file of list.split(":").filter((f) => f !== "")) {
+    const digest = digestOf(path.resolve(cwd, file))
+    if (digest === undefined) return { missing: file }
+    digests.push(digest)
+  }
+  return { ...env, SCCACHE_EXTRAFILES: digests.join(",") }
+}
 
 export interface CKeyInputs {
   readonly compiler: CompilerInfo

@@ -1,6 +1,7 @@
 import { Data, Exit, Schema } from "effect"
 import { webcrypto } from "node:crypto"
 import { promisify } from "node:util"
+import { DEFAULT_ZSTD_LEVEL } from "../config/Config.ts"
 import * as zlib from "node:zlib"
 import { MAX_ENTRY_BYTES } from "../storage/Storage.ts"
 
@@ -60,7 +61,8 @@ const sha256 = async (data: Uint8Array): Promise<Buffer> => Buffer.from(await we
  * header length, the JSON header (which names the key), then stdout, stderr and each file's
  * bytes in header order. Compression and hashing run off the event loop.
  */
-export const encodeEntry = async (key: string, entry: CacheEntry): Promise<Uint8Array | EntryTooLarge> => {
+/** `level`: zstd's (`SCCACHE_CACHE_ZSTD_LEVEL`). */
+export const encodeEntry = async (key: string, entry: CacheEntry, level = DEFAULT_ZSTD_LEVEL): Promise<Uint8Array | EntryTooLarge> => {
   const header = Buffer.from(JSON.stringify({
     key,
     exitCode: entry.exitCode,
@@ -77,7 +79,7 @@ export const encodeEntry = async (key: string, entry: CacheEntry): Promise<Uint8
   const body = Buffer.concat(parts)
   const [digest, packed] = await Promise.all([
     sha256(body),
-    zstdCompress(body, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } })
+    zstdCompress(body, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } })
   ])
   const prefix = Buffer.allocUnsafe(PREFIX)
   MAGIC.copy(prefix, 0)

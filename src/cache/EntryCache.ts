@@ -1,5 +1,8 @@
-import { Context, Deferred, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
+import { DaemonConfig, DEFAULT_ZSTD_LEVEL } from "../config/Config.ts"
+import { makeFlights } from "../pipeline/Keyed.ts"
 import { record, Stats } from "../stats/Stats.ts"
+import { decodedOnce } from "../storage/MemoryTier.ts"
 import { Storage } from "../storage/Storage.ts"
 import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
 
@@ -28,12 +31,18 @@ export class EntryCache extends Context.Service<EntryCache, {
   static readonly layer = Layer.effect(EntryCache, Effect.gen(function*() {
     const storage = yield* Storage
     const stats = yield* Stats
+    // Test layers may leave the configuration out: sccache's default level then.
+    const config = yield* Effect.serviceOption(DaemonConfig)
+    const zstdLevel = config._tag === "Some" ? config.value.zstdLevel : DEFAULT_ZSTD_LEVEL
+    // A read-only storage (its probe, or SCCACHE_*_RW_MODE) would take writes and drop them: none is
+    // made, so none is counted as a cache write.
+    const writable = (yield* storage.check.pipe(Effect.orElseSucceed(() => "read-write" as const))) === "read-write"
+    const decode = decodedOnce(decodeEntry)
     // A lookup waits for a write of the same key that is under way: the compile right after the
     // one that stored it (the next build step, a second checkout) must see it.
-    const writing = new Map<string, Deferred.Deferred<void>>()
+    const writing = makeFlights()
     const lookupBlob = Effect.fn("EntryCache.lookupBlob")(function*(key: string, opts?: { readonly wait: boolean }) {
-      const pending = writing.get(key)
-      if (pending !== undefined && opts?.wait !== false) yield* Deferred.await(pending)
+      if (opts?.wait !== false) yield* writing.wait(key)
       return yield* storage.get(key).pipe(
           Effect.timeoutOrElse({
             duration: LOOKUP_TIMEOUT,
@@ -51,11 +60,14 @@ export class EntryCache extends Context.Service<EntryCache, {
           )
         )
     })
-    const storeBlob = Effect.fn("EntryCache.storeBlob")(function*(key: string, blob: Uint8Array) {
+    /** `entry`: a compile's result, counted in cache_writes as sccache does (manifests are not). */
+    const storeBlob = Effect.fn("EntryCache.storeBlob")(function*(key: string, blob: Uint8Array, entry = false) {
+      if (!writable) return
       const started = Date.now()
       yield* storage.put(key, blob).pipe(
         Effect.andThen(stats.update((s) => {
           record(s.cache_write_duration, Date.now() - started)
+          if (entry) s.cache_writes++
         })),
         Effect.catch((e) =>
           stats.update((s) => void s.cache_write_errors++).pipe(
@@ -64,15 +76,7 @@ export class EntryCache extends Context.Service<EntryCache, {
         )
       )
     })
-    const writeLater = (keys: ReadonlyArray<string>, write: Effect.Effect<void>) =>
-      Effect.sync(() => {
-        const done = Deferred.makeUnsafe<void>()
-        for (const k of keys) writing.set(k, done)
-        return write.pipe(Effect.ensuring(Effect.sync(() => {
-          for (const k of keys) if (writing.get(k) === done) writing.delete(k)
-          Deferred.doneUnsafe(done, Effect.void)
-        })))
-      })
+    const writeLater = (keys: ReadonlyArray<string>, write: Effect.Effect<void>) => Effect.sync(() => writing.claim(keys, write))
     return EntryCache.of({
       lookupBlob,
       storeBlob,
@@ -80,7 +84,7 @@ export class EntryCache extends Context.Service<EntryCache, {
       lookup: Effect.fn("EntryCache.lookup")(function*(key) {
         const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined
-        const entry = yield* Effect.promise(() => decodeEntry(key, blob))
+        const entry = yield* Effect.promise(() => decode(key, blob))
         if (entry instanceof Error) {
           // A corrupt entry is a miss; the compile that follows stores a good one over it.
           yield* stats.update((s) => void s.cache_read_errors++)
@@ -90,12 +94,12 @@ export class EntryCache extends Context.Service<EntryCache, {
         return entry
       }),
       store: (key, entry) =>
-        Effect.promise(() => encodeEntry(key, entry)).pipe(Effect.flatMap((blob) =>
+        Effect.promise(() => encodeEntry(key, entry, zstdLevel)).pipe(Effect.flatMap((blob) =>
           blob instanceof Error
             ? stats.update((s) => void s.cache_write_errors++).pipe(
               Effect.andThen(Effect.logWarning(`cache entry ${key} not stored: ${blob.size} bytes is over the entry size limit`))
             )
-            : storeBlob(key, blob)
+            : storeBlob(key, blob, true)
         ))
     })
   }))

@@ -58,12 +58,18 @@ export interface MemcachedSettings extends Common {
 
 export type RemoteSettings = S3Settings | GcsSettings | RedisSettings | MemcachedSettings
 
+/** One level of the cache: the local disk or a remote. */
+export type LevelSettings = "disk" | RemoteSettings
+
 export interface BackendSettings {
-  /** The remote backend, if any is configured. */
-  readonly remote: RemoteSettings | undefined
-  /** Whether the local disk cache sits in front of the remote (`SCCACHE_LOCAL_DISK`, default true). */
-  readonly localDisk: boolean
-  /** Backends that were configured too but lost on precedence; the daemon warns about them. */
+  /**
+   * The levels, fastest first: `SCCACHE_MULTILEVEL_CHAIN`'s, else the local disk (unless
+   * `SCCACHE_LOCAL_DISK` is false) in front of the first configured remote, if any.
+   */
+  readonly levels: readonly [LevelSettings, ...Array<LevelSettings>]
+  /** `SCCACHE_LOCAL_RW_MODE=READ_ONLY`: the local disk serves hits and stores nothing. */
+  readonly localReadOnly: boolean
+  /** Backends that were configured too but are not used; the daemon warns about them. */
   readonly ignored: ReadonlyArray<RemoteBackend>
   /** `SCCACHE_REMOTE_LOOKUP_TIMEOUT` in ms: the bound on a remote lookup and the start probe, if set. */
   readonly lookupTimeoutMs: number | undefined
@@ -77,6 +83,19 @@ const DEFAULT_MEMCACHED_EXPIRATION = 86_400
 const MAX_MEMCACHED_EXPIRATION = 30 * 86_400
 
 const fail = (variable: string, message: string) => new ConfigError({ variable, message })
+
+/**
+ * Pure: a URL with its password (or a lone token) hidden, for messages and --show-stats. Works on
+ * malformed URLs too, which are the ones echoed: everything up to the last `@` is the user part.
+ */
+export const redactUrl = (text: string): string => {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?([\s\S]*)@/i.exec(text)
+  if (m === null) return text
+  const userinfo = m[2]!
+  const colon = userinfo.indexOf(":")
+  const shown = colon === -1 ? "***" : `${userinfo.slice(0, colon)}:***`
+  return `${m[1] ?? ""}${shown}@${text.slice(m[0].length)}`
+}
 
 const nonEmpty = (env: Env, name: string): string | undefined => {
   const v = env[name]?.trim()
@@ -137,7 +156,7 @@ const parseS3 = (env: Env, bucket: string): S3Settings | ConfigError => {
   const endpoint = rawEndpoint === undefined || /^https?:\/\//i.test(rawEndpoint)
     ? rawEndpoint
     : `${useSsl ? "https" : "http"}://${rawEndpoint}`
-  if (endpoint !== undefined && !URL.canParse(endpoint)) return fail("SCCACHE_ENDPOINT", `not a URL: "${rawEndpoint}"`)
+  if (endpoint !== undefined && !URL.canParse(endpoint)) return fail("SCCACHE_ENDPOINT", `not a URL: "${redactUrl(rawEndpoint!)}"`)
   const accessKeyId = nonEmpty(env, "AWS_ACCESS_KEY_ID")
   const secretAccessKey = nonEmpty(env, "AWS_SECRET_ACCESS_KEY")
   const sessionToken = nonEmpty(env, "AWS_SESSION_TOKEN")
@@ -162,7 +181,7 @@ const parseGcs = (env: Env, bucket: string): GcsSettings | ConfigError => {
   const readOnly = readOnlyFrom(env, "SCCACHE_GCS_RW_MODE", true)
   if (readOnly instanceof ConfigError) return readOnly
   const endpoint = nonEmpty(env, "SCCACHE_GCS_ENDPOINT")
-  if (endpoint !== undefined && !URL.canParse(endpoint)) return fail("SCCACHE_GCS_ENDPOINT", `not a URL: "${endpoint}"`)
+  if (endpoint !== undefined && !URL.canParse(endpoint)) return fail("SCCACHE_GCS_ENDPOINT", `not a URL: "${redactUrl(endpoint)}"`)
   return {
     kind: "gcs",
     bucket,
@@ -183,12 +202,13 @@ const parseRedis = (env: Env): RedisSettings | ConfigError | undefined => {
   const text = url ?? (/^[a-z]+:\/\//i.test(endpoint!) ? endpoint! : `redis://${endpoint}`)
   const parsed = URL.parse(text)
   if (parsed === null || !["redis:", "rediss:", "tcp:"].includes(parsed.protocol) || parsed.hostname === "") {
-    return fail(variable, `expected redis://[[user]:password@]host[:port][/db] (or rediss://), got "${text}"`)
+    return fail(variable, `expected redis://[[user]:password@]host[:port][/db] (or rediss://), got "${redactUrl(text)}"`)
   }
   const port = portFrom(variable, parsed.port, DEFAULT_REDIS_PORT)
   if (port instanceof ConfigError) return port
   const path = parsed.pathname.replace(/^\//, "")
-  const dbText = url !== undefined ? path : (nonEmpty(env, "SCCACHE_REDIS_DB") ?? "")
+  // The database is the URL's path or its `?db=` (sccache's documented form), else SCCACHE_REDIS_DB.
+  const dbText = url !== undefined ? (parsed.searchParams.get("db") ?? path) : (nonEmpty(env, "SCCACHE_REDIS_DB") ?? "")
   if (!/^\d*$/.test(dbText)) return fail(url !== undefined ? variable : "SCCACHE_REDIS_DB", `bad database number "${dbText}"`)
   const expiration = secondsFrom(env, nonEmpty(env, "SCCACHE_REDIS_EXPIRATION") !== undefined ? "SCCACHE_REDIS_EXPIRATION" : "SCCACHE_REDIS_TTL", 0)
   if (expiration instanceof ConfigError) return expiration
@@ -217,7 +237,7 @@ const parseMemcached = (env: Env): MemcachedSettings | ConfigError | undefined =
   const servers: Array<string> = []
   for (const item of text.split(/[\s,]+/).filter((s) => s !== "")) {
     const m = /^(?:tcp:\/\/)?(\[[^\]]+\]|[^:/\s]+)(?::(\d*))?\/?$/i.exec(item)
-    if (m === null) return fail(variable, `expected tcp://host:port [tcp://host2:port …], got "${item}"`)
+    if (m === null) return fail(variable, `expected tcp://host:port [tcp://host2:port …], got "${redactUrl(item)}"`)
     const port = portFrom(variable, m[2] ?? "", DEFAULT_MEMCACHED_PORT)
     if (port instanceof ConfigError) return port
     servers.push(`${m[1]}:${port}`)
@@ -247,10 +267,31 @@ const PARSERS: Record<RemoteBackend, (env: Env) => RemoteSettings | ConfigError 
   }
 }
 
+/** Pure: `SCCACHE_MULTILEVEL_CHAIN` (`disk,redis,s3`) over the configured remotes, in its order. */
+const parseChain = (text: string, configured: ReadonlyArray<RemoteSettings>): BackendSettings["levels"] | ConfigError => {
+  const names = text.split(",").map((n) => n.trim().toLowerCase()).filter((n) => n !== "")
+  const levels: Array<LevelSettings> = []
+  for (const name of names) {
+    if (levels.some((l) => (l === "disk" ? "disk" : l.kind) === name)) return fail("SCCACHE_MULTILEVEL_CHAIN", `"${name}" is named twice`)
+    if (name === "disk") {
+      levels.push("disk")
+      continue
+    }
+    if (!(REMOTE_BACKENDS as ReadonlyArray<string>).includes(name)) {
+      return fail("SCCACHE_MULTILEVEL_CHAIN", `"${name}" is not a level sccache-ts has (disk, ${REMOTE_BACKENDS.join(", ")})`)
+    }
+    const remote = configured.find((r) => r.kind === name)
+    if (remote === undefined) return fail("SCCACHE_MULTILEVEL_CHAIN", `names ${name}, which is not configured`)
+    levels.push(remote)
+  }
+  const [first, ...rest] = levels
+  return first === undefined ? fail("SCCACHE_MULTILEVEL_CHAIN", "names no level") : [first, ...rest]
+}
+
 /**
- * Pure: the storage backends an environment asks for, with sccache's variables. Every configured
- * backend is validated (a typo in a losing one is still reported), then the first in sccache's
- * precedence wins: s3 > redis > memcached > gcs.
+ * Pure: the storage levels an environment asks for, with sccache's variables. Every configured
+ * backend is validated (a typo in an unused one is still reported). Without a chain the first in
+ * sccache's precedence wins (s3 > redis > memcached > gcs), behind the local disk.
  */
 export const parseBackendSettings = (env: Env): BackendSettings | ConfigError => {
   const configured: Array<RemoteSettings> = []
@@ -261,11 +302,21 @@ export const parseBackendSettings = (env: Env): BackendSettings | ConfigError =>
   }
   const localDisk = boolFrom(env, "SCCACHE_LOCAL_DISK", true)
   if (localDisk instanceof ConfigError) return localDisk
+  const localReadOnly = readOnlyFrom(env, "SCCACHE_LOCAL_RW_MODE", false)
+  if (localReadOnly instanceof ConfigError) return localReadOnly
   const lookupTimeoutMs = durationFrom(env, "SCCACHE_REMOTE_LOOKUP_TIMEOUT")
   if (lookupTimeoutMs instanceof ConfigError) return lookupTimeoutMs
-  const [remote, ...ignored] = configured
-  if (remote === undefined && !localDisk) {
-    return fail("SCCACHE_LOCAL_DISK", "is false but no remote backend is configured (SCCACHE_BUCKET, SCCACHE_REDIS, …)")
+  const chain = nonEmpty(env, "SCCACHE_MULTILEVEL_CHAIN")
+  let levels: BackendSettings["levels"] | ConfigError
+  if (chain !== undefined) levels = parseChain(chain, configured)
+  else {
+    const remote = configured[0]
+    if (remote === undefined && !localDisk) {
+      return fail("SCCACHE_LOCAL_DISK", "is false but no remote backend is configured (SCCACHE_BUCKET, SCCACHE_REDIS, …)")
+    }
+    levels = remote === undefined ? ["disk"] : localDisk ? ["disk", remote] : [remote]
   }
-  return { remote, localDisk, ignored: ignored.map((s) => s.kind), lookupTimeoutMs }
+  if (levels instanceof ConfigError) return levels
+  const used = new Set(levels.map((l) => (l === "disk" ? "disk" : l.kind)))
+  return { levels, localReadOnly, ignored: configured.map((s) => s.kind).filter((k) => !used.has(k)), lookupTimeoutMs }
 }

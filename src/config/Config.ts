@@ -1,4 +1,5 @@
 import { Context, Data, Effect, Layer } from "effect"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -19,7 +20,11 @@ export interface DaemonSettings {
   readonly direct: boolean
   /** Absolute directories whose paths are made relative in keys, longest first. */
   readonly basedirs: ReadonlyArray<string>
+  /** zstd level of new entries (`SCCACHE_CACHE_ZSTD_LEVEL`). */
+  readonly zstdLevel: number
 }
+
+export const DEFAULT_ZSTD_LEVEL = 3
 
 const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
 
@@ -58,6 +63,25 @@ export const homeDir = (env: Env): string => env["HOME"] ?? os.homedir()
 export const defaultCacheDir = (env: Env): string =>
   path.join(env["XDG_CACHE_HOME"] ?? path.join(homeDir(env), ".cache"), "sccache-ts")
 
+/**
+ * sccache keeps its entries in `<dir>/<hex>/<hex>/<key>`. If it also uses our directory, it counts
+ * our `sccache-ts-v1/` subfolder in its size and evicts from it (we never touch its files): say so
+ * once at start, since each cache then misses more and sccache's limit covers both.
+ */
+export const sharedWithSccache = (dir: string): string | undefined => {
+  const hex = "0123456789abcdef".split("")
+  const shared = hex.some((d) => {
+    try {
+      return fs.statSync(path.join(dir, d)).isDirectory()
+    } catch {
+      return false
+    }
+  })
+  return shared
+    ? `${dir} is also sccache's cache: sccache counts sccache-ts's entries in its size and may evict them (they are only misses then); give each its own SCCACHE_DIR`
+    : undefined
+}
+
 /** `SCCACHE_BASEDIRS`: absolute directories separated by `:` (or `;`, as sccache accepts). */
 export const parseBasedirs = (value: string | undefined): ReadonlyArray<string> | ConfigError => {
   const dirs = (value ?? "").split(/[:;]/).map((d) => d.trim()).filter((d) => d !== "")
@@ -71,9 +95,16 @@ export const parseBasedirs = (value: string | undefined): ReadonlyArray<string> 
 
 /** Pure: the daemon's settings from an environment, or the first variable that is wrong. */
 export const parseDaemonSettings = (env: Env): DaemonSettings | ConfigError => {
+  // A relative directory is the client's: it sends it absolute to the daemon it starts, as sccache resolves it.
   const dir = env["SCCACHE_DIR"]
-  if (dir !== undefined && dir !== "" && !path.isAbsolute(dir)) {
-    return new ConfigError({ variable: "SCCACHE_DIR", message: `must be an absolute path, got "${dir}"` })
+  const port = env["SCCACHE_SERVER_PORT"]
+  if (port !== undefined && port !== "" && !(/^\d{1,5}$/.test(port) && Number(port) > 0 && Number(port) < 65536)) {
+    return new ConfigError({ variable: "SCCACHE_SERVER_PORT", message: `not a port number: "${port}"` })
+  }
+  const levelText = env["SCCACHE_CACHE_ZSTD_LEVEL"]
+  const zstdLevel = levelText === undefined || levelText.trim() === "" ? DEFAULT_ZSTD_LEVEL : Number(levelText)
+  if (!Number.isInteger(zstdLevel) || zstdLevel < 1 || zstdLevel > 22) {
+    return new ConfigError({ variable: "SCCACHE_CACHE_ZSTD_LEVEL", message: `not a zstd level from 1 to 22: "${levelText}"` })
   }
   const sizeText = env["SCCACHE_CACHE_SIZE"]
   const maxCacheSize = sizeText === undefined ? 10 * 1024 ** 3 : parseSize(sizeText)
@@ -97,13 +128,14 @@ export const parseDaemonSettings = (env: Env): DaemonSettings | ConfigError => {
   if (basedirs instanceof ConfigError) return basedirs
   return {
     basedirs,
-    cacheDir: dir !== undefined && dir !== "" ? dir : defaultCacheDir(env),
+    cacheDir: dir !== undefined && dir !== "" ? path.resolve(dir) : defaultCacheDir(env),
     maxCacheSize,
     idleTimeoutSeconds,
     recache: env["SCCACHE_RECACHE"] !== undefined,
     logLevel,
     errorLog: env["SCCACHE_ERROR_LOG"] || undefined,
-    direct
+    direct,
+    zstdLevel
   }
 }
 

@@ -1,16 +1,21 @@
 import { Effect, Layer } from "effect"
-import { CCompile } from "../cache/CCompile.ts"
-import { RustCompile } from "../cache/RustCompile.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { CompilerDetector } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
 import { FileDigests } from "../cache/FileDigests.ts"
-import { DaemonConfig, type Env, parseDaemonSettings } from "../config/Config.ts"
+import { ConfigError, DaemonConfig, type Env, parseDaemonSettings, sharedWithSccache } from "../config/Config.ts"
+import { loadConfig } from "../config/ConfigFile.ts"
+import { unsupportedNotice } from "../config/Variables.ts"
 import { ensureSocketDir } from "../config/SocketDir.ts"
 import { socketPath } from "../config/SocketPath.ts"
+import { Explain } from "../explain/Explain.ts"
+import { KeyHistory } from "../explain/KeyHistory.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
+import { DirectMode } from "../pipeline/DirectMode.ts"
+import { Pipeline } from "../pipeline/Pipeline.ts"
 import { LoggingLayer } from "../log/Logging.ts"
+import { SpanTimingsLayer } from "../log/SpanTimings.ts"
 import { Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { storageLayer } from "../storage/StorageLayer.ts"
@@ -35,14 +40,20 @@ const describeError = (e: unknown): string => {
 }
 
 /** The daemon's runtime: the real services, or a degraded one that still answers every client. */
-const daemonLayer = (env: Env, socket: string) => {
+const daemonLayer = (processEnv: Env, socket: string) => {
+  // The environment over sccache's config file; a broken file disables the cache, as a bad variable does.
+  const loaded = loadConfig(processEnv)
+  const env = loaded instanceof ConfigError ? processEnv : loaded.env
+  const notice = loaded instanceof ConfigError ? undefined : unsupportedNotice(loaded.unsupported)
   const settings = parseDaemonSettings(env)
   const level = settings instanceof Error ? "warn" : settings.logLevel
   const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
   const shown = settings instanceof Error ? { basedirs: [], direct: true } : { basedirs: settings.basedirs, direct: settings.direct }
-  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid))
-  const full = CompileService.layer.pipe(
-    Layer.provide(Layer.mergeAll(CCompile.layer, RustCompile.layer)),
+  const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid), KeyHistory.layer)
+  const compiles = loaded instanceof ConfigError
+    ? Layer.effect(CompileService, Effect.fail(loaded))
+    : CompileService.layer.pipe(Layer.provide(Pipeline.layer), Layer.provide(DirectMode.layer))
+  const full = Layer.merge(compiles, Explain.layer).pipe(
     Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),
@@ -51,7 +62,7 @@ const daemonLayer = (env: Env, socket: string) => {
     Layer.provideMerge(base)
   )
   const unavailable = (why: string) =>
-    CompileService.degraded(why).pipe(
+    Layer.merge(CompileService.degraded(why), Explain.degraded(why)).pipe(
       Layer.provideMerge(Layer.succeed(Storage, Storage.of({
         location: `unavailable (${why})`,
         get: () => Effect.succeed(undefined),
@@ -69,9 +80,14 @@ const daemonLayer = (env: Env, socket: string) => {
       )
     })
   )
-  return DaemonServer.layer({ socket, idleTimeoutSeconds, ...shown }).pipe(
-    Layer.provide(services),
-    Layer.provideMerge(LoggingLayer(level))
+  const warnings = Layer.effectDiscard(Effect.gen(function*() {
+    if (notice !== undefined) yield* Effect.logWarning(notice)
+    const shared = settings instanceof Error ? undefined : sharedWithSccache(settings.cacheDir)
+    if (shared !== undefined) yield* Effect.logWarning(shared)
+  }))
+  return DaemonServer.layer({ socket, idleTimeoutSeconds, ...shown, ...(notice === undefined ? {} : { notice }) }).pipe(
+    Layer.provide(Layer.merge(services, warnings)),
+    Layer.provideMerge(level === "trace" ? Layer.merge(LoggingLayer(level), SpanTimingsLayer) : LoggingLayer(level))
   )
 }
 
@@ -80,7 +96,7 @@ export const runDaemon = (env: Env): Promise<number> => {
   const socket = socketPath(env)
   const dirError = ensureSocketDir(socket)
   if (dirError !== undefined) {
-    process.stderr.write(`sccache-ts: error: socket directory ${dirError.dir} ${dirError.message}\n`)
+    process.stderr.write(`sccache-ts: error: ${dirError.message}\n`)
     return Promise.resolve(2)
   }
   const program = Effect.gen(function*() {

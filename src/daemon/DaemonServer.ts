@@ -10,8 +10,9 @@ import { decodeRequest, requestBuild } from "../protocol/RequestSchema.ts"
 import { BUILD_ID, VERSION } from "../version.ts"
 import { bump, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
+import { Explain } from "../explain/Explain.ts"
 import { CompileService } from "./CompileService.ts"
-import { lockName } from "../config/SocketPath.ts"
+import { inspectSocket, lockName } from "../config/SocketPath.ts"
 
 export class DaemonStartError extends Data.TaggedError("DaemonStartError")<{ readonly message: string }> {}
 
@@ -24,6 +25,8 @@ export interface ServerOptions {
   /** Shown by --show-stats, as sccache does. */
   readonly basedirs: ReadonlyArray<string>
   readonly direct: boolean
+  /** The settings given that sccache-ts ignores, named after the cache location in --show-stats. */
+  readonly notice?: string
 }
 
 const listen = (server: net.Server, where: string) =>
@@ -132,6 +135,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
   static readonly layer = (opts: ServerOptions) =>
     Layer.effect(DaemonServer, Effect.gen(function*() {
       const compiler = yield* CompileService
+      const explain = yield* Explain
       const stats = yield* Stats
       const storage = yield* Storage
       const context = yield* Effect.context<never>()
@@ -140,13 +144,20 @@ export class DaemonServer extends Context.Service<DaemonServer, {
       const run = Effect.gen(function*() {
         // The lock is an abstract socket: only one daemon per socket path, and it dies with us.
         const lock = net.createServer((c) => c.destroy())
-        const locked = yield* listen(lock, lockName(opts.socket, "daemon")).pipe(Effect.result)
+        const name = yield* Effect.try({ try: () => lockName(opts.socket, "daemon"), catch: (e) => new DaemonStartError({ message: `lock: ${String(e)}` }) })
+        const locked = yield* listen(lock, name).pipe(Effect.result)
         if (locked._tag === "Failure") {
           if (locked.failure.code === "EADDRINUSE") return yield* new AlreadyRunning()
           return yield* new DaemonStartError({ message: `lock: ${locked.failure.message}` })
         }
-        // Holding the lock, any socket file left behind belongs to a daemon that died.
-        fs.rmSync(opts.socket, { force: true })
+        // Holding the lock, a socket left behind belongs to a daemon that died; anything else at
+        // that path (a file, a directory) is not ours to delete.
+        const left = inspectSocket(opts.socket)
+        if (typeof left === "object") {
+          lock.close()
+          return yield* new DaemonStartError({ message: left.refused })
+        }
+        if (left === "ours") fs.rmSync(opts.socket, { force: true })
         const done = yield* Deferred.make<void>()
         let active = 0
         let stopping = false
@@ -231,7 +242,7 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   type: "stats",
                   stats: {
                     stats: snapshot,
-                    cache_location: storage.location,
+                    cache_location: opts.notice === undefined ? storage.location : `${storage.location} (${opts.notice})`,
                     basedirs: opts.basedirs,
                     use_preprocessor_cache_mode: opts.direct,
                     cache_size: size.current ?? null,
@@ -241,6 +252,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   }
                 }
               })))
+            case "explain":
+              return explain.explain(req.compile).pipe(Effect.map((lines) => ({ response: { type: "explained", lines } as Response })))
             case "zero-stats":
               return stats.zero.pipe(Effect.as({ response: { type: "ok" } as Response }))
             case "shutdown":

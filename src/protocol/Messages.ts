@@ -29,6 +29,8 @@ export type Request =
   | { readonly type: "stats"; readonly build: string }
   | { readonly type: "zero-stats"; readonly build: string }
   | { readonly type: "shutdown"; readonly build: string }
+  /** Why this compile would miss (--explain), or every known manifest (--debug-preprocessor-cache). */
+  | { readonly type: "explain"; readonly build: string; readonly compile?: CompileRequest }
 
 export interface Compiled {
   readonly type: "compiled"
@@ -45,6 +47,7 @@ export type Response =
   /** Not cacheable (or the daemon can't help): the client runs the compiler itself, on its own terminal. */
   | { readonly type: "run-locally"; readonly reason: string }
   | { readonly type: "stats"; readonly stats: unknown }
+  | { readonly type: "explained"; readonly lines: ReadonlyArray<string> }
   | { readonly type: "ok" }
   | { readonly type: "version-mismatch"; readonly daemonBuild: string }
   | { readonly type: "error"; readonly message: string }

@@ -24,7 +24,13 @@ const Command = Schema.Struct({
   build: Schema.String
 })
 
-const RequestSchema = Schema.Union([CompileRequest, Command])
+const Explain = Schema.Struct({
+  type: Schema.Literal("explain"),
+  build: Schema.String,
+  compile: Schema.optionalKey(CompileRequest)
+})
+
+const RequestSchema = Schema.Union([CompileRequest, Command, Explain])
 
 const decode = Schema.decodeUnknownExit(RequestSchema)
 const formatIssue = SchemaIssue.makeFormatterDefault()

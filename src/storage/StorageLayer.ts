@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { parseBackendSettings, type RemoteSettings } from "../config/BackendConfig.ts"
+import { type LevelSettings, parseBackendSettings, type RemoteSettings } from "../config/BackendConfig.ts"
 import { ConfigError, DaemonConfig, type Env } from "../config/Config.ts"
 import { Stats } from "../stats/Stats.ts"
 import { DiskStorage, makeDiskStorage } from "./DiskStorage.ts"
@@ -8,6 +8,7 @@ import { makeMemcachedStorage } from "./MemcachedStorage.ts"
 import { countFailure, type Level, makeMultiLevelStorage } from "./MultiLevelStorage.ts"
 import { makeRedisStorage } from "./RedisStorage.ts"
 import type { RemoteOptions } from "./RemoteStorage.ts"
+import { MemoryTier } from "./MemoryTier.ts"
 import { makeS3Storage } from "./S3Storage.ts"
 import { Storage, type StorageError, type StorageShape } from "./Storage.ts"
 
@@ -49,34 +50,46 @@ const remoteLevel = Effect.fnUntraced(function*(settings: RemoteSettings, storag
   return { name: settings.kind, storage, writable } satisfies Level
 })
 
-/** The local disk tier; unlike a remote, a disk that cannot be read stops the cache. */
-const diskLevel = Effect.gen(function*() {
-  const { cacheDir, maxCacheSize } = yield* DaemonConfig
-  const storage = yield* makeDiskStorage({ dir: cacheDir, maxSize: maxCacheSize })
-  const mode = yield* storage.check
-  return { name: "disk", storage, writable: mode === "read-write" } satisfies Level
-})
+/**
+ * The local disk tier; unlike a remote, a disk that cannot be read stops the cache. Read-only
+ * (`SCCACHE_LOCAL_RW_MODE`) it serves hits and stores nothing.
+ */
+const diskLevel = (readOnly: boolean) =>
+  Effect.gen(function*() {
+    const { cacheDir, maxCacheSize } = yield* DaemonConfig
+    const storage = yield* makeDiskStorage({ dir: cacheDir, maxSize: maxCacheSize })
+    const mode = yield* storage.check
+    return { name: "disk", storage, writable: mode === "read-write" && !readOnly } satisfies Level
+  })
 
 /**
  * The daemon's Storage, chosen from `env` with sccache's variables: the local disk alone (no SDK
- * is loaded), a remote alone (`SCCACHE_LOCAL_DISK=false`), or the disk in front of a remote.
+ * is loaded), or levels (`SCCACHE_MULTILEVEL_CHAIN`, else the disk in front of a remote, or a
+ * remote alone with `SCCACHE_LOCAL_DISK=false`); recent blobs are served from memory in front of
+ * them all.
  */
 export const storageLayer = (env: Env): Layer.Layer<Storage, ConfigError | StorageError, DaemonConfig | Stats> =>
+  MemoryTier.layer().pipe(Layer.provide(backendLayer(env)))
+
+const backendLayer = (env: Env): Layer.Layer<Storage, ConfigError | StorageError, DaemonConfig | Stats> =>
   Layer.unwrap(Effect.gen(function*() {
     const settings = parseBackendSettings(env)
     if (settings instanceof ConfigError) return yield* settings
-    const { remote } = settings
-    if (remote === undefined) return DiskStorage.layer
+    if (settings.levels.length === 1 && settings.levels[0] === "disk" && !settings.localReadOnly) return DiskStorage.layer
     return Layer.effect(
       Storage,
       Effect.gen(function*() {
         if (settings.ignored.length > 0) {
-          yield* Effect.logWarning(`using ${remote.kind}; also configured but ignored: ${settings.ignored.join(", ")}`)
+          yield* Effect.logWarning(`configured but not used: ${settings.ignored.join(", ")}`)
         }
         const { lookupTimeoutMs: ms } = settings
         const options: RemoteOptions = ms === undefined ? {} : { timeouts: { get: ms, check: ms } }
-        const level = yield* remoteLevel(remote, yield* openRemote(remote, options))
-        return yield* makeMultiLevelStorage(settings.localDisk ? [yield* diskLevel, level] : [level])
+        const open = (l: LevelSettings) =>
+          l === "disk" ? diskLevel(settings.localReadOnly) : Effect.flatMap(openRemote(l, options), (s) => remoteLevel(l, s))
+        const [first, ...rest] = settings.levels
+        const levels: [Level, ...Array<Level>] = [yield* open(first)]
+        for (const l of rest) levels.push(yield* open(l))
+        return yield* makeMultiLevelStorage(levels)
       })
     )
   }))

@@ -39,7 +39,7 @@ describe("builds", () => {
     }
     expect(run(path.join(proj, "build", "demo"), [], { cwd: proj }).stdout.toString()).toBe("6 words, checksum 2a7b0737, mean 2.50\n")
     // The link went through too, uncached and counted as such.
-    expect(s.non_compilation_calls).toBe(2)
+    expect(s.requests_not_compile).toBe(2)
   })
 
   it("CMake's compiler launcher: a second build directory is all hits", () => {

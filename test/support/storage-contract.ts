@@ -32,8 +32,9 @@ export const blob = (size: number) => new Uint8Array(randomBytes(size))
 export const settingsFrom = <S extends RemoteSettings>(env: Env): S => {
   const parsed = parseBackendSettings(env)
   if (parsed instanceof Error) throw parsed
-  if (parsed.remote === undefined) throw new Error(`no remote in ${JSON.stringify(env)}`)
-  return parsed.remote as S
+  const remote = parsed.levels.find((l) => l !== "disk")
+  if (remote === undefined) throw new Error(`no remote in ${JSON.stringify(env)}`)
+  return remote as S
 }
 
 /** The outcome of an effect and how long it took, in ms. */
@@ -92,6 +93,20 @@ export const storageContract = <S extends RemoteSettings>(h: Harness<S>) =>
         const back = yield* storage.get(k)
         assert.isDefined(back)
         assert.isTrue(Buffer.from(back!).equals(Buffer.from(data)), "bytes differ")
+      }), 15_000)
+
+    it.live("refuses a value over the read bound, and serves one right at it", () =>
+      Effect.gen(function*() {
+        // A shared cache is input from others: a planted value of gigabytes costs a refusal.
+        const max = 64 * 1024
+        const storage = yield* open({ keyPrefix: prefix() }, { maxBlobBytes: max })
+        const [atBound, over] = [key(), key()]
+        const data = blob(max)
+        yield* storage.put(atBound, data)
+        yield* storage.put(over, blob(max + 1))
+        const back = yield* storage.get(atBound)
+        assert.isTrue(back !== undefined && Buffer.from(back).equals(Buffer.from(data)), "bytes differ")
+        yield* expectStorageError(storage.get(over), 5_000, ["too-large"])
       }), 15_000)
 
     it.live("returns undefined for a missing key", () =>

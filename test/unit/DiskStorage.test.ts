@@ -209,7 +209,8 @@ it.live("the layer reads its directory and limit from DaemonConfig", () =>
       logLevel: "warn",
       errorLog: undefined,
       direct: true,
-      basedirs: []
+      basedirs: [],
+      zstdLevel: 3
     }
     yield* Effect.gen(function*() {
       const storage = yield* Storage

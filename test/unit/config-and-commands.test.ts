@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import * as path from "node:path"
 import { parseCommand } from "../../src/client/Commands.ts"
 import { ConfigError, parseDaemonSettings, parseSize } from "../../src/config/Config.ts"
 import { socketPath } from "../../src/config/SocketPath.ts"
@@ -20,7 +21,8 @@ describe("configuration", () => {
     expect(s).toMatchObject({ cacheDir: "/home/u/.cache/sccache-ts", maxCacheSize: 10 * 1024 ** 3, idleTimeoutSeconds: 600, direct: true, recache: false })
     expect(parseDaemonSettings({ SCCACHE_CACHE_SIZE: "big" })).toMatchObject({ _tag: "ConfigError", variable: "SCCACHE_CACHE_SIZE" })
     expect(parseDaemonSettings({ SCCACHE_IDLE_TIMEOUT: "-1" })).toBeInstanceOf(ConfigError)
-    expect(parseDaemonSettings({ SCCACHE_DIR: "relative/dir" })).toBeInstanceOf(ConfigError)
+    // sccache accepts a relative directory: the working directory's (the client sends it absolute).
+    expect(parseDaemonSettings({ SCCACHE_DIR: "relative/dir" })).toMatchObject({ cacheDir: path.resolve("relative/dir") })
     expect(parseDaemonSettings({ SCCACHE_LOG: "DEBUG" })).toMatchObject({ logLevel: "debug" })
     expect(parseDaemonSettings({ SCCACHE_LOG: "sccache=trace" })).toMatchObject({ logLevel: "trace" })
     expect(parseDaemonSettings({ SCCACHE_DIRECT: "false" })).toMatchObject({ direct: false })
@@ -38,8 +40,9 @@ describe("configuration", () => {
 
 describe("commands", () => {
   it("parses sccache's flags", () => {
-    expect(parseCommand(["-s"])).toEqual({ _tag: "ShowStats", format: "text" })
-    expect(parseCommand(["--show-stats", "--stats-format", "json"])).toEqual({ _tag: "ShowStats", format: "json" })
+    expect(parseCommand(["-s"])).toEqual({ _tag: "ShowStats", format: "text", advanced: false })
+    expect(parseCommand(["--show-adv-stats"])).toEqual({ _tag: "ShowStats", format: "text", advanced: true })
+    expect(parseCommand(["--show-stats", "--stats-format", "json"])).toEqual({ _tag: "ShowStats", format: "json", advanced: false })
     expect(parseCommand(["--stats-format=json", "--stop-server"])).toEqual({ _tag: "StopServer", format: "json" })
     expect(parseCommand(["-z"])).toEqual({ _tag: "ZeroStats" })
     expect(parseCommand(["--start-server"])).toEqual({ _tag: "StartServer" })

@@ -3,6 +3,7 @@
  * request is answered and its connection closed, whatever the compile does.
  */
 import { Deferred, Effect, Layer, ManagedRuntime } from "effect"
+import { Explain } from "../../src/explain/Explain.ts"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -47,7 +48,7 @@ const startDaemon = async (compile: (req: CompileRequest) => Effect.Effect<Compi
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sct-boundary-"))
   const socket = path.join(dir, "d.sock")
   const layer = DaemonServer.layer({ socket, idleTimeoutSeconds: 0, basedirs: [], direct: true }).pipe(
-    Layer.provideMerge(Layer.mergeAll(Layer.succeed(CompileService, CompileService.of({ compile })), Stats.layer, NoStorage))
+    Layer.provideMerge(Layer.mergeAll(Layer.succeed(CompileService, CompileService.of({ compile })), Explain.degraded("no explanations here"), Stats.layer, NoStorage))
   )
   const runtime = ManagedRuntime.make(layer)
   const done = runtime.runPromise(DaemonServer.use((s) => s.run))

@@ -7,7 +7,8 @@ const parse = (env: Env): BackendSettings => {
   if (parsed instanceof ConfigError) throw new Error(`${parsed.variable}: ${parsed.message}`)
   return parsed
 }
-const remote = (env: Env) => parse(env).remote
+const remote = (env: Env) => parse(env).levels.find((l) => l !== "disk")
+const kinds = (env: Env) => parse(env).levels.map((l) => (l === "disk" ? l : l.kind))
 const rejects = (env: Env, variable: string) => {
   const parsed = parseBackendSettings(env)
   assert.instanceOf(parsed, ConfigError)
@@ -16,10 +17,11 @@ const rejects = (env: Env, variable: string) => {
 
 describe("parseBackendSettings", () => {
   it("is the disk alone by default, and refuses SCCACHE_LOCAL_DISK=false without a remote", () => {
-    assert.deepStrictEqual(parse({}), { remote: undefined, localDisk: true, ignored: [], lookupTimeoutMs: undefined })
+    assert.deepStrictEqual(parse({}), { levels: ["disk"], localReadOnly: false, ignored: [], lookupTimeoutMs: undefined })
     rejects({ SCCACHE_LOCAL_DISK: "false" }, "SCCACHE_LOCAL_DISK")
     rejects({ SCCACHE_LOCAL_DISK: "maybe" }, "SCCACHE_LOCAL_DISK")
-    assert.isFalse(parse({ SCCACHE_REDIS: "redis://h", SCCACHE_LOCAL_DISK: "0" }).localDisk)
+    assert.deepStrictEqual(kinds({ SCCACHE_REDIS: "redis://h", SCCACHE_LOCAL_DISK: "0" }), ["redis"])
+    assert.deepStrictEqual(kinds({ SCCACHE_REDIS: "redis://h" }), ["disk", "redis"])
   })
 
   it("reads the lookup timeout in seconds, fractions allowed", () => {
@@ -31,7 +33,7 @@ describe("parseBackendSettings", () => {
   it("picks s3 > redis > memcached > gcs, as sccache, and names the ones it ignores", () => {
     const all = { SCCACHE_BUCKET: "b", SCCACHE_REDIS: "redis://h", SCCACHE_MEMCACHED: "tcp://h:1", SCCACHE_GCS_BUCKET: "g" }
     assert.deepInclude(parse(all), { ignored: ["redis", "memcached", "gcs"] })
-    assert.strictEqual(parse(all).remote?.kind, "s3")
+    assert.strictEqual(remote(all)?.kind, "s3")
     assert.strictEqual(remote({ ...all, SCCACHE_BUCKET: undefined })?.kind, "redis")
     assert.strictEqual(remote({ SCCACHE_MEMCACHED: "tcp://h:1", SCCACHE_GCS_BUCKET: "g" })?.kind, "memcached")
     assert.strictEqual(remote({ SCCACHE_GCS_BUCKET: "g" })?.kind, "gcs")
