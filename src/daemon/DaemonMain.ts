@@ -96,7 +96,7 @@ export const runDaemon = (env: Env): Promise<number> => {
   const socket = socketPath(env)
   const dirError = ensureSocketDir(socket)
   if (dirError !== undefined) {
-    process.stderr.write(`sccache-ts: error: socket directory ${dirError.dir} ${dirError.message}\n`)
+    process.stderr.write(`sccache-ts: error: ${dirError.message}\n`)
     return Promise.resolve(2)
   }
   const program = Effect.gen(function*() {
