@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import type { Env } from "../config/Config.ts"
-import { absolutePaths, withConfigFile } from "../config/ConfigFile.ts"
+import { absolutePaths, effectiveConfig } from "../config/ConfigFile.ts"
 import { ensureSocketDir } from "../config/SocketDir.ts"
 import { lockName, socketPath } from "../config/SocketPath.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
@@ -58,7 +58,7 @@ export class DaemonClient extends Context.Service<DaemonClient, {
   readonly request: (req: Request, opts?: { readonly start?: boolean }) => Effect.Effect<Response, DaemonUnavailable>
 }>()("sccache-ts/client/DaemonClient") {
   /** `entry` is the script a new daemon runs: this very bundle. */
-  static readonly layer = (processEnv: Env, entry: string, env = withConfigFile(processEnv)) =>
+  static readonly layer = (processEnv: Env, entry: string, env = effectiveConfig(processEnv).env) =>
     Layer.succeed(DaemonClient, DaemonClient.of({
       request: (req, opts) =>
         Effect.gen(function*() {
