@@ -1,12 +1,13 @@
 import { it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { stringify } from "smol-toml"
 import { describe, expect } from "vitest"
 import { withExtraFiles } from "../../src/cache/CKey.ts"
 import { parseBackendSettings, redactUrl } from "../../src/config/BackendConfig.ts"
-import { ConfigError, type Env, parseDaemonSettings } from "../../src/config/Config.ts"
+import { ConfigError, type Env, parseDaemonSettings, sharedWithSccache } from "../../src/config/Config.ts"
 import { absolutePaths, configFilePath, loadConfig, parseConfigFile } from "../../src/config/ConfigFile.ts"
 import { socketPath } from "../../src/config/SocketPath.ts"
 import { unsupportedNotice, unsupportedVariables, VARIABLES } from "../../src/config/Variables.ts"
@@ -239,6 +240,21 @@ describe("sccache's variables", () => {
     expect(withExtraFiles({ SCCACHE_EXTRAFILES: "a.txt:gone" }, "/w", digestOf)).toEqual({ missing: "gone" })
     const env = { PATH: "/bin" }
     expect(withExtraFiles(env, "/w", digestOf)).toBe(env)
+  })
+})
+
+describe("a directory shared with sccache", () => {
+  it("is recognised by sccache's entry folders, and only by them", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sct-shared-"))
+    fs.mkdirSync(path.join(dir, "sccache-ts-v1"))
+    expect(sharedWithSccache(dir)).toBeUndefined()
+    fs.mkdirSync(path.join(dir, "b"))
+    expect(sharedWithSccache(dir)).toMatch(/is also sccache's cache: sccache counts sccache-ts's entries/)
+    expect(sharedWithSccache(path.join(dir, "missing"))).toBeUndefined()
+  })
+
+  it("is not the default: sccache-ts's own directory is not sccache's", () => {
+    expect(parseDaemonSettings({ HOME: "/h" })).toMatchObject({ cacheDir: "/h/.cache/sccache-ts" })
   })
 })
 
