@@ -14,7 +14,9 @@ const C_KEY_VERSION = "sccache-ts/c/2"
  */
 export const KEY_ENV = [
   "SCCACHE_C_CUSTOM_CACHE_BUSTER", "SCCACHE_EXTRAFILES", "SDKROOT", "CCC_OVERRIDE_OPTIONS", "COMPILER_PATH", "GCC_COMPARE_DEBUG",
-  "GCC_EXEC_PREFIX", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES"
+  "GCC_EXEC_PREFIX", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES",
+  // The colors gcc gives the diagnostics that are stored (empty: none).
+  "GCC_COLORS"
 ]
 
 export const keyEnv = (env: Readonly<Record<string, string>>): Array<string> =>

@@ -1,6 +1,6 @@
 import { Context, Layer } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import { hashRegularFileSync, MAX_DIGEST_BYTES } from "../fs/StreamHash.ts"
 
 export interface FileDigest {
   readonly digest: string
@@ -64,14 +64,17 @@ export class FileDigests extends Context.Service<FileDigests, {
       const id = identity(st)
       const known = digests.get(file)
       if (known !== undefined && known.id === id) return known.value
-      let data: Buffer
-      try {
-        data = fs.readFileSync(file)
-      } catch {
-        return undefined
-      }
+      // Streamed and bounded: a manifest from a shared cache may name any file.
+      const flags = { timeMacros: false, fileMacros: false, incbin: false }
+      const hex = hashRegularFileSync(file, MAX_DIGEST_BYTES, (w) => {
+        const f = scanText(w)
+        flags.timeMacros ||= f.timeMacros
+        flags.fileMacros ||= f.fileMacros
+        flags.incbin ||= f.incbin
+      })
+      if (hex === undefined) return undefined
       const changedMs = Math.max(Number(st.mtimeNs / 1000n) / 1000, Number(st.ctimeNs / 1000n) / 1000)
-      const value = { digest: createHash("sha256").update(data).digest("hex"), changedMs, ...scanText(data) }
+      const value = { digest: hex, changedMs, ...flags }
       if (Date.now() - changedMs > SETTLE_MS) digests.set(file, { id, value })
       return value
     }

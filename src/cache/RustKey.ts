@@ -1,5 +1,5 @@
 import * as path from "node:path"
-import type { RustCompilation } from "../compiler/RustArgs.ts"
+import { expectedOutputs, type RustCompilation } from "../compiler/RustArgs.ts"
 import { relativizeArg, relativizePath } from "./BaseDirs.ts"
 import { KeyBuilder } from "./KeyBuilder.ts"
 
@@ -65,6 +65,29 @@ export const rustKey = (k: RustKeyInputs): string => {
     .list("env", rustKeyEnv(k.env, k.envDeps, k.cwd, k.basedirs))
     .digest()
 }
+
+/**
+ * Pure: the variables a restored dep-info's `# env-dep:` lines may show the values of: those the
+ * key was computed from. An entry from a shared cache may list any name (AWS_SECRET_ACCESS_KEY);
+ * the others are left without a value.
+ */
+export const keyedEnv = (env: Env, envDeps: ReadonlyArray<string>): Record<string, string> =>
+  Object.fromEntries(envDeps.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])))
+
+/** Files rustc names after the crate beyond its outputs: the long type names its diagnostics point to. */
+const LONG_TYPE = /^\*\.long-type-[0-9]+\.txt$/
+/** Split debug info, when asked for: one object per codegen unit, or one package. */
+const SPLIT_DEBUGINFO = /^-C=split-debuginfo=(packed|unpacked)$/
+const DEBUGINFO_FILE = /^\*\.[A-Za-z0-9_.-]*\.(dwo|o)$|^\*\.dwp$/
+
+/**
+ * Pure: whether a role (a file name in --out-dir, the crate's stem as `*`) is one this compile's
+ * own arguments make. An entry that holds any other could add files to --out-dir that cargo would
+ * pick up; it is not this compile's.
+ */
+export const rustRoleAllowed = (c: RustCompilation, role: string): boolean =>
+  expectedOutputs(c).some((name) => name.replace(c.stem, "*") === role) || LONG_TYPE.test(role) ||
+  (c.keyArgs.some((a) => SPLIT_DEBUGINFO.test(a)) && DEBUGINFO_FILE.test(role))
 
 /** An entry holds this in place of --out-dir in text outputs: the key leaves --out-dir out. */
 const OUT_DIR = "\0out-dir"

@@ -1,5 +1,5 @@
 import * as path from "node:path"
-import { envNotCacheable, keyFiles, lookupOption } from "./GccOptions.ts"
+import { type ColorChoice, colorChoiceOf, envNotCacheable, keyFiles, lookupOption } from "./GccOptions.ts"
 import { isPreprocessed, type Language, languageOfFile, languageOfX } from "./Language.ts"
 
 /**
@@ -53,6 +53,13 @@ export interface GccCompilation {
   readonly directModeOk: boolean
   /** The object records the command line (-frecord-gcc-switches): paths in it can't be rebased. */
   readonly recordsSwitches: boolean
+  /** The user's diagnostic colors (the last color option); kept out of the key. */
+  readonly colors: ColorChoice
+  /**
+   * The compile is told to color, so one stored form serves terminals and pipes; not when the
+   * object records its command line, which would then differ from a plain compile's.
+   */
+  readonly colorsForced: boolean
 }
 
 export type ParseResult =
@@ -103,6 +110,8 @@ export const parseGccArgs = (
   let directModeOk = true
   let recordsSwitches = false
   const archs = new Set<string>()
+  let colors: ColorChoice = "auto"
+  const colorArgs: Array<string> = []
   let onlyInputs = false
 
   for (let i = 0; i < args.length; i++) {
@@ -121,6 +130,12 @@ export const parseGccArgs = (
     }
     const opt = lookupOption(args, i)
     if (opt?.spec.notCacheable !== undefined) return notCacheable(opt.spec.notCacheable)
+    const choice = opt === undefined ? undefined : colorChoiceOf(opt)
+    if (choice !== undefined) {
+      colors = choice
+      colorArgs.push(arg)
+      continue
+    }
     // The value of a separate-value option, consumed here so it is never taken for an input.
     let value: string | undefined
     if (opt?.words === 2) {
@@ -275,7 +290,7 @@ export const parseGccArgs = (
       sideOutputs,
       dep,
       preprocessArgs: [...preprocessArgs, "-E"],
-      keyArgs: [compileMode, ...keyArgs, ...depArgsInKey],
+      keyArgs: [compileMode, ...keyArgs, ...depArgsInKey, ...(recordsSwitches ? colorArgs : [])],
       hashInputDirectly: isPreprocessed(input.language),
       recordsCwd: debugInfo || coverageNotes,
       prefixMaps,
@@ -284,10 +299,17 @@ export const parseGccArgs = (
       keyFiles: keyFiles(args),
       nativeCpu,
       // The .d names the object; split DWARF and coverage data embed its path.
-      directArgs: [compileMode, ...directArgs, ...(dep !== undefined || splitDwarf || coverageData ? ["-o", obj] : [])],
+      directArgs: [
+        compileMode,
+        ...directArgs,
+        ...(dep !== undefined || splitDwarf || coverageData ? ["-o", obj] : []),
+        ...(recordsSwitches ? colorArgs : [])
+      ],
       probeArgs,
       directModeOk,
-      recordsSwitches
+      recordsSwitches,
+      colors,
+      colorsForced: !recordsSwitches
     }
   }
 }

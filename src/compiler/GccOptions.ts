@@ -24,7 +24,12 @@ export interface OptionSpec {
   readonly notCacheable?: string
   /** Direct mode can't model it (the compile goes to the preprocessor). */
   readonly notDirect?: true
+  /** Whether diagnostics are colored: presentation only, never in the key (see ColorChoice). */
+  readonly colors?: ColorChoice
 }
+
+/** What the user asked of diagnostic colors; "auto" colors when stderr is a terminal. `=WHEN` options carry it in their value. */
+export type ColorChoice = "always" | "never" | "auto"
 
 const cppDir: OptionSpec = { value: "either", path: true, preprocessor: true, includeDir: true }
 const keyFile: OptionSpec = { value: "joined", path: true, keyFile: true }
@@ -119,6 +124,13 @@ export const GCC_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   "-fmacro-prefix-map=": prefixMap,
   "-fprofile-prefix-map=": prefixMap,
   "-fcoverage-prefix-map=": prefixMap,
+
+  // Diagnostic colors: the daemon always asks for them and strips them when the client's stderr wants none.
+  "-fdiagnostics-color": { colors: "always" },
+  "-fdiagnostics-color=": { value: "joined", colors: "auto" },
+  "-fno-diagnostics-color": { colors: "never" },
+  "-fcolor-diagnostics": { colors: "always" },
+  "-fno-color-diagnostics": { colors: "never" },
 
   // Not cacheable: no object, outputs we don't know, or inputs we can't see.
   "-E": refuse("-E"),
@@ -266,3 +278,26 @@ export const envNotCacheable = (env: Readonly<Record<string, string>>): string |
   const v = DEPENDENCY_ENV.find((k) => env[k] !== undefined && env[k] !== "")
   return v === undefined ? undefined : v
 }
+
+/** Pure: the color choice an option states (`-fdiagnostics-color=WHEN` by its value). */
+export const colorChoiceOf = (o: ParsedOption): ColorChoice | undefined =>
+  o.spec.colors === undefined
+    ? undefined
+    : o.value === "always" || o.value === "never" || o.value === "auto" || o.value === undefined
+    ? (o.value ?? o.spec.colors)
+    : undefined
+
+/** What the compile is told so its diagnostics are stored in one form: colored. */
+export const FORCE_COLORS = "-fdiagnostics-color=always"
+
+/**
+ * Pure: does the plain compiler color its diagnostics here? With "auto" (the default) it does when
+ * its stderr is a terminal that can show colors; gcc 12 and clang 14 don't read NO_COLOR or
+ * CLICOLOR_FORCE, and an empty GCC_COLORS (which turns gcc's colors off) is in the key.
+ */
+export const showsColors = (choice: ColorChoice, stderrTty: boolean, env: Readonly<Record<string, string>>): boolean =>
+  choice === "always" || (choice === "auto" && stderrTty && env["TERM"] !== undefined && env["TERM"] !== "dumb")
+
+/** Pure: diagnostics without their colors (SGR and erase-line sequences) or hyperlinks. */
+export const stripColors = (text: Uint8Array): Buffer =>
+  Buffer.from(Buffer.from(text).toString("latin1").replace(/\x1b\[[0-9;]*[mK]|\x1b\]8;[^\x07\x1b]*(?:\x07|\x1b\\)/g, ""), "latin1")

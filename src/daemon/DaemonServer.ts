@@ -12,7 +12,7 @@ import { bump, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { Explain } from "../explain/Explain.ts"
 import { CompileService } from "./CompileService.ts"
-import { lockName } from "../config/SocketPath.ts"
+import { inspectSocket, lockName } from "../config/SocketPath.ts"
 
 export class DaemonStartError extends Data.TaggedError("DaemonStartError")<{ readonly message: string }> {}
 
@@ -144,13 +144,20 @@ export class DaemonServer extends Context.Service<DaemonServer, {
       const run = Effect.gen(function*() {
         // The lock is an abstract socket: only one daemon per socket path, and it dies with us.
         const lock = net.createServer((c) => c.destroy())
-        const locked = yield* listen(lock, lockName(opts.socket, "daemon")).pipe(Effect.result)
+        const name = yield* Effect.try({ try: () => lockName(opts.socket, "daemon"), catch: (e) => new DaemonStartError({ message: `lock: ${String(e)}` }) })
+        const locked = yield* listen(lock, name).pipe(Effect.result)
         if (locked._tag === "Failure") {
           if (locked.failure.code === "EADDRINUSE") return yield* new AlreadyRunning()
           return yield* new DaemonStartError({ message: `lock: ${locked.failure.message}` })
         }
-        // Holding the lock, any socket file left behind belongs to a daemon that died.
-        fs.rmSync(opts.socket, { force: true })
+        // Holding the lock, a socket left behind belongs to a daemon that died; anything else at
+        // that path (a file, a directory) is not ours to delete.
+        const left = inspectSocket(opts.socket)
+        if (typeof left === "object") {
+          lock.close()
+          return yield* new DaemonStartError({ message: left.refused })
+        }
+        if (left === "ours") fs.rmSync(opts.socket, { force: true })
         const done = yield* Deferred.make<void>()
         let active = 0
         let stopping = false

@@ -1,6 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { readUtf8 } from "../cache/CCompile.ts"
+import { readUtf8 } from "../compiler/ResponseFiles.ts"
 import { keyEnv, withExtraFiles } from "../cache/CKey.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { FileDigests } from "../cache/FileDigests.ts"

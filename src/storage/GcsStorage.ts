@@ -9,7 +9,9 @@ import {
   loadSdk,
   makeRemoteStorage,
   networkFailure,
+  readBounded,
   type RemoteOptions,
+  resolveMaxBlob,
   resolveTimeouts
 } from "./RemoteStorage.ts"
 
@@ -58,9 +60,10 @@ export const makeGcsStorage = Effect.fnUntraced(function*(settings: GcsSettings,
     readOnly: settings.readOnly,
     timeouts,
     classify,
-    read: (key) =>
-      bucket.file(key).download().then(
-        ([blob]) => blob,
+    // Streamed, so a value past the bound is dropped after `max` bytes instead of downloaded whole.
+    read: (key, _signal, max) =>
+      readBounded(bucket.file(key).createReadStream(), max).then(
+        (blob) => blob,
         (e) => (statusOf(e) === 404 ? undefined : Promise.reject(e))
       ),
     // One request (`resumable: false`) instead of a session and its chunks.
@@ -69,5 +72,5 @@ export const makeGcsStorage = Effect.fnUntraced(function*(settings: GcsSettings,
         resumable: false,
         contentType: "application/octet-stream"
       })
-  }, options?.backoff)
+  }, options?.backoff, resolveMaxBlob(options))
 })

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { RedisSettings } from "../config/BackendConfig.ts"
 import type { StorageFailure } from "./Storage.ts"
-import { asBuffer, loadSdk, makeRemoteStorage, networkFailure, type RemoteOptions, resolveTimeouts } from "./RemoteStorage.ts"
+import { asBuffer, BlobTooLarge, loadSdk, makeRemoteStorage, networkFailure, type RemoteOptions, resolveMaxBlob, resolveTimeouts } from "./RemoteStorage.ts"
 
 /** `Redis: redis://host:port/db`, as sccache prints it; credentials never appear. */
 const redisLocation = (s: RedisSettings): string =>
@@ -70,13 +70,18 @@ export const makeRedisStorage = Effect.fnUntraced(function*(settings: RedisSetti
     readOnly: settings.readOnly,
     timeouts,
     classify,
-    read: (key) =>
-      firstAttempt.then(() => redis.getBuffer(key)).then((v) => v ?? undefined, (e) => Promise.reject(withCause(e))),
+    // GETRANGE sends at most one byte past the bound, whatever size the value has grown to;
+    // an empty value (which no entry is) reads as a missing one.
+    read: (key, _signal, max) =>
+      firstAttempt.then(() => redis.getrangeBuffer(key, 0, max)).then((v) => {
+        if (v.length > max) throw new BlobTooLarge(undefined, max)
+        return v.length === 0 ? undefined : v
+      }, (e) => Promise.reject(withCause(e))),
     write: (key, blob) => {
       const value = asBuffer(blob)
       return firstAttempt.then(() =>
         settings.expiration > 0 ? redis.set(key, value, "EX", settings.expiration) : redis.set(key, value)
       ).then(() => undefined, (e) => Promise.reject(withCause(e)))
     }
-  }, options?.backoff)
+  }, options?.backoff, resolveMaxBlob(options))
 })

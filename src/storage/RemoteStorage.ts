@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { redactUrl } from "../config/BackendConfig.ts"
 import type { RemoteBackend } from "../config/BackendConfig.ts"
 import { type Backoff, DEFAULT_BACKOFF, makeCircuitBreaker } from "./CircuitBreaker.ts"
-import { Storage, StorageError, type StorageFailure, type StorageMode, type StorageShape } from "./Storage.ts"
+import { MAX_ENTRY_BYTES, Storage, StorageError, type StorageFailure, type StorageMode, type StorageShape } from "./Storage.ts"
 
 /** Milliseconds each operation may take, whatever the server or the SDK does. */
 export interface RemoteTimeouts {
@@ -24,6 +24,50 @@ const DEFAULT_TIMEOUTS: RemoteTimeouts = { get: 5_000, put: 60_000, check: 5_000
 export interface RemoteOptions {
   readonly timeouts?: Partial<RemoteTimeouts>
   readonly backoff?: Backoff
+  /** The largest blob a read accepts (default MAX_ENTRY_BYTES). */
+  readonly maxBlobBytes?: number
+}
+
+export const resolveMaxBlob = (options: RemoteOptions | undefined): number => options?.maxBlobBytes ?? MAX_ENTRY_BYTES
+
+/** A stored value over the read bound: refused, read no further than the API allows. */
+export class BlobTooLarge extends Error {
+  readonly _tag = "BlobTooLarge"
+  constructor(size: number | undefined, max: number) {
+    super(`the stored value${size === undefined ? "" : ` of ${size} bytes`} is over the ${max}-byte limit`)
+  }
+}
+
+/** `blob`, unless it is over `max`. */
+export const bounded = (blob: Uint8Array | undefined, max: number): Uint8Array | undefined => {
+  if (blob !== undefined && blob.length > max) throw new BlobTooLarge(blob.length, max)
+  return blob
+}
+
+/**
+ * Reads a body stream up to `max` bytes: past that, the stream is destroyed (the rest is never
+ * downloaded) and the read fails. `size`, when the server announced it, is checked first.
+ */
+export const readBounded = async (
+  stream: AsyncIterable<Uint8Array> & { destroy?: (e?: Error) => void },
+  max: number,
+  size?: number
+): Promise<Buffer> => {
+  if (size !== undefined && size > max) {
+    stream.destroy?.()
+    throw new BlobTooLarge(size, max)
+  }
+  const chunks: Array<Uint8Array> = []
+  let total = 0
+  for await (const chunk of stream) {
+    total += chunk.length
+    if (total > max) {
+      stream.destroy?.()
+      throw new BlobTooLarge(undefined, max)
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
 }
 
 export const resolveTimeouts = (options: RemoteOptions | undefined): RemoteTimeouts => ({
@@ -89,7 +133,8 @@ export interface RemoteClient {
   readonly timeouts: RemoteTimeouts
   /** Maps an SDK failure to what it means; `timeout` from the SDK's own timers, too. */
   readonly classify: (cause: unknown) => StorageFailure
-  readonly read: (key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>
+  /** Fails with BlobTooLarge past `max` bytes, having read no more than the API makes it. */
+  readonly read: (key: string, signal: AbortSignal, max: number) => Promise<Uint8Array | undefined>
   readonly write: (key: string, blob: Uint8Array, signal: AbortSignal) => Promise<void>
 }
 
@@ -102,7 +147,7 @@ const isDown = (e: StorageError): boolean => e.reason === "timeout" || e.reason 
  * a circuit breaker (after a call without an answer, calls fail at once as "unavailable" for a
  * backoff window) and SDK failures turned into StorageError.
  */
-export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAULT_BACKOFF): StorageShape => {
+export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAULT_BACKOFF, maxBlob: number = MAX_ENTRY_BYTES): StorageShape => {
   const breaker = makeCircuitBreaker(backoff, isDown)
   const skipped = (op: StorageError["op"], key: string) => (retryInMs: number) =>
     new StorageError({
@@ -121,7 +166,7 @@ export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAU
         new StorageError({
           backend: client.backend,
           op,
-          reason: client.classify(cause),
+          reason: cause instanceof BlobTooLarge ? "too-large" : client.classify(cause),
           message: `${client.location}: ${op} ${key}: ${describe(cause)}`,
           cause
         })
@@ -142,7 +187,7 @@ export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAU
 
   const read = (op: StorageError["op"], key: string) =>
     call(op, key, op === "check" ? client.timeouts.check : client.timeouts.get, (signal) =>
-      client.read(remoteKey(client.keyPrefix, key), signal))
+      client.read(remoteKey(client.keyPrefix, key), signal, maxBlob))
   const write = (op: StorageError["op"], key: string, blob: Uint8Array) =>
     call(op, key, op === "check" ? client.timeouts.check : client.timeouts.put, (signal) =>
       client.write(remoteKey(client.keyPrefix, key), blob, signal))

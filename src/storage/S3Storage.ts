@@ -7,7 +7,9 @@ import {
   loadSdk,
   makeRemoteStorage,
   networkFailure,
+  readBounded,
   type RemoteOptions,
+  resolveMaxBlob,
   resolveTimeouts
 } from "./RemoteStorage.ts"
 
@@ -106,10 +108,10 @@ export const makeS3Storage = Effect.fnUntraced(function*(settings: S3Settings, o
     readOnly: settings.readOnly,
     timeouts,
     classify,
-    read: async (Key, abortSignal) => {
+    read: async (Key, abortSignal, max) => {
       try {
-        const { Body } = await s3.send(new sdk.GetObjectCommand({ Bucket, Key }), { abortSignal })
-        return Body === undefined ? new Uint8Array() : await Body.transformToByteArray()
+        const { Body, ContentLength } = await s3.send(new sdk.GetObjectCommand({ Bucket, Key }), { abortSignal })
+        return Body === undefined ? new Uint8Array() : await readBounded(Body as unknown as Parameters<typeof readBounded>[0], max, ContentLength)
       } catch (e) {
         if (isMissing(e)) return undefined
         throw e
@@ -119,5 +121,5 @@ export const makeS3Storage = Effect.fnUntraced(function*(settings: S3Settings, o
       if (blob.length > PART_SIZE) return putMultipart(Key, blob, abortSignal)
       await s3.send(new sdk.PutObjectCommand({ Bucket, Key, Body: blob }), { abortSignal })
     }
-  }, options?.backoff)
+  }, options?.backoff, resolveMaxBlob(options))
 })

@@ -8,6 +8,7 @@ import { makeMemcachedStorage } from "./MemcachedStorage.ts"
 import { countFailure, type Level, makeMultiLevelStorage } from "./MultiLevelStorage.ts"
 import { makeRedisStorage } from "./RedisStorage.ts"
 import type { RemoteOptions } from "./RemoteStorage.ts"
+import { MemoryTier } from "./MemoryTier.ts"
 import { makeS3Storage } from "./S3Storage.ts"
 import { Storage, type StorageError, type StorageShape } from "./Storage.ts"
 
@@ -64,9 +65,13 @@ const diskLevel = (readOnly: boolean) =>
 /**
  * The daemon's Storage, chosen from `env` with sccache's variables: the local disk alone (no SDK
  * is loaded), or levels (`SCCACHE_MULTILEVEL_CHAIN`, else the disk in front of a remote, or a
- * remote alone with `SCCACHE_LOCAL_DISK=false`).
+ * remote alone with `SCCACHE_LOCAL_DISK=false`); recent blobs are served from memory in front of
+ * them all.
  */
 export const storageLayer = (env: Env): Layer.Layer<Storage, ConfigError | StorageError, DaemonConfig | Stats> =>
+  MemoryTier.layer().pipe(Layer.provide(backendLayer(env)))
+
+const backendLayer = (env: Env): Layer.Layer<Storage, ConfigError | StorageError, DaemonConfig | Stats> =>
   Layer.unwrap(Effect.gen(function*() {
     const settings = parseBackendSettings(env)
     if (settings instanceof ConfigError) return yield* settings

@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { GCC_OPTIONS } from "../../src/compiler/GccOptions.ts"
-import { makeSandbox, run, type Sandbox, total } from "../support/harness.ts"
+import { BIN, makeSandbox, run, type Sandbox, total } from "../support/harness.ts"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -99,30 +99,30 @@ describe.each([
   })
   afterAll(() => sb.stop())
 
-  it("every option that names a file makes a miss when that file changes", async () => {
-    const named = Object.keys(GCC_OPTIONS).filter((n) => GCC_OPTIONS[n]!.keyFile)
+  const named = Object.keys(GCC_OPTIONS).filter((n) => GCC_OPTIONS[n]!.keyFile)
+
+  it("every option the table says names a key file has a recipe here", () => {
     expect(named.filter((n) => RECIPES[n] === undefined)).toEqual([])
-    let i = 0
-    for (const name of named) {
-      const recipe = RECIPES[name]!
-      if ("skip" in recipe) continue
-      const dir = folder(sb, `keyfile-${i++}`, { "t.c": "int f(int *p) { return *p; }\nint main(void) { return 0; }\n" })
-      // A profile for the remapping file to apply to.
-      writeKeyFile(dir, "p.profdata", { cc: "clang", args: [], variants: ["PROFDATA f", "PROFDATA f"] }, 0)
-      const file = recipe.sharedObject ? "k.so" : "k.txt"
-      const args = [...recipe.args.map((a) => a.replace("FILE", file)), "-c", "t.c"]
-      writeKeyFile(dir, file, recipe, 0)
-      await sleep(20)
-      expect(sb.sccache([recipe.cc, ...args], { cwd: dir }).code).toBe(0)
-      const before = counts(sb)
-      expect(sb.sccache([recipe.cc, ...args], { cwd: dir }).code).toBe(0)
-      expect({ name, hits: counts(sb).hits }).toEqual({ name, hits: before.hits + 1 })
-      writeKeyFile(dir, file, recipe, 1)
-      await sleep(20)
-      sameAsPlain(sb, dir, recipe.cc, args, ["t.o"])
-      expect({ name, misses: counts(sb).misses }).toEqual({ name, misses: before.misses + 1 })
-    }
-  }, 300_000) // a hang guard: some twenty options, four compiles each
+  })
+
+  it.each(named.filter((n) => RECIPES[n] !== undefined && !("skip" in RECIPES[n]!)))("%s: a change to the file it names is a miss", async (name) => {
+    const recipe = RECIPES[name] as Recipe
+    const dir = folder(sb, `keyfile${name.replace(/[^a-z]/g, "")}`, { "t.c": "int f(int *p) { return *p; }\nint main(void) { return 0; }\n" })
+    // A profile for the remapping file to apply to.
+    writeKeyFile(dir, "p.profdata", { cc: "clang", args: [], variants: ["PROFDATA f", "PROFDATA f"] }, 0)
+    const file = recipe.sharedObject ? "k.so" : "k.txt"
+    const args = [...recipe.args.map((a) => a.replace("FILE", file)), "-c", "t.c"]
+    writeKeyFile(dir, file, recipe, 0)
+    await sleep(20)
+    expect(sb.sccache([recipe.cc, ...args], { cwd: dir }).code).toBe(0)
+    const before = counts(sb)
+    expect(sb.sccache([recipe.cc, ...args], { cwd: dir }).code).toBe(0)
+    expect(counts(sb).hits).toBe(before.hits + 1)
+    writeKeyFile(dir, file, recipe, 1)
+    await sleep(20)
+    sameAsPlain(sb, dir, recipe.cc, args, ["t.o"])
+    expect(counts(sb).misses).toBe(before.misses + 1)
+  }, 120_000)
 
   it("a .s file that pulls in other files (.incbin, .include) is not cached, and the object is right", async () => {
     const dir = folder(sb, "asm", {
@@ -280,5 +280,66 @@ describe("C/C++ correctness: what can't be cached says why", () => {
     expect(run("clang", ["-x", "c-header", "p.h", "-o", "p.h.pch"], { cwd: dir }).code).toBe(0)
     sameAsPlain(sb, dir, "clang", ["-include-pch", "p.h.pch", "-c", "t.c"], ["t.o"])
     expect(counts(sb).notCached["precompiled header"]).toBe(1)
+  })
+})
+
+describe("C/C++ diagnostics: colors on a terminal, plain in a pipe, one cache entry for both", () => {
+  let sb: Sandbox
+  beforeAll(() => {
+    sb = makeSandbox()
+  })
+  afterAll(() => sb.stop())
+
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`
+  /** Runs a command under a pseudo-terminal (util-linux script), as a developer's shell does. */
+  const onTerminal = (cwd: string, argv: Array<string>) =>
+    run("script", ["-qec", argv.map(quote).join(" "), "/dev/null"], { cwd, env: { ...sb.env, TERM: "xterm" } })
+  const inPipe = (cwd: string, argv: Array<string>) => run(argv[0]!, argv.slice(1), { cwd, env: { ...sb.env, TERM: "xterm" } })
+  const ESC = "\x1b"
+
+  it.each([
+    ["gcc", []],
+    ["clang", []],
+    ["gcc", ["-fdiagnostics-color=never"]],
+    ["clang", ["-fno-color-diagnostics"]],
+    ["gcc", ["-fdiagnostics-color"]],
+    ["clang", ["-fcolor-diagnostics"]]
+  ])("%s %j: what the plain compiler prints, hit or miss, on a terminal and in a pipe", async (cc, flags) => {
+    const dir = folder(sb, `colors-${cc}-${flags.join("")}`, { "w.c": `int f(int a) { int x; if (a) x = 1; return x + 1 / 0; } /* ${cc} ${flags.join(" ")} */\n` })
+    await sleep(20)
+    const args = ["-Wall", "-O2", ...flags, "-c", "w.c"]
+    const plainTty = onTerminal(dir, [cc, ...args]).stdout.toString("latin1")
+    const plainPipe = inPipe(dir, [cc, ...args]).stderr.toString("latin1")
+    // Colors are there on the terminal unless turned off, and in the pipe only when forced.
+    expect(plainTty.includes(ESC)).toBe(!flags.some((f) => f.includes("never") || f.includes("no-color")))
+    expect(plainPipe.includes(ESC)).toBe(flags.length > 0 && !flags.some((f) => f.includes("never") || f.includes("no-color")))
+    const before = counts(sb)
+    // Miss on a terminal, hit in a pipe, hit on a terminal: one entry, each shown as the compiler would.
+    expect(onTerminal(dir, [BIN, cc, ...args]).stdout.toString("latin1")).toBe(plainTty)
+    expect(inPipe(dir, [BIN, cc, ...args]).stderr.toString("latin1")).toBe(plainPipe)
+    expect(onTerminal(dir, [BIN, cc, ...args]).stdout.toString("latin1")).toBe(plainTty)
+    expect(counts(sb)).toMatchObject({ misses: before.misses + 1, hits: before.hits + 2 })
+  }, 120_000)
+
+  it("a terminal build and a pipe build share entries whatever color flags they pass", async () => {
+    const dir = folder(sb, "colors-share", { "w.c": "int f(int a) { int x; if (a) x = 1; return x; }\n" })
+    await sleep(20)
+    const before = counts(sb)
+    expect(inPipe(dir, [BIN, "gcc", "-Wall", "-O2", "-fdiagnostics-color=never", "-c", "w.c"]).code).toBe(0)
+    expect(onTerminal(dir, [BIN, "gcc", "-Wall", "-O2", "-fdiagnostics-color=always", "-c", "w.c"]).code).toBe(0)
+    expect(onTerminal(dir, [BIN, "gcc", "-Wall", "-O2", "-c", "w.c"]).code).toBe(0)
+    expect(counts(sb)).toMatchObject({ misses: before.misses + 1, hits: before.hits + 2 })
+  })
+
+  it("a failing compile shows the compiler's colored errors on a terminal", async () => {
+    const dir = folder(sb, "colors-error", { "e.c": "int f(void) { return y; }\n" })
+    await sleep(20)
+    for (const cc of ["gcc", "clang"]) {
+      const plain = onTerminal(dir, [cc, "-c", "e.c"])
+      const cached = onTerminal(dir, [BIN, cc, "-c", "e.c"])
+      expect(plain.stdout.toString("latin1")).toContain(ESC)
+      expect(cached.stdout.toString("latin1")).toBe(plain.stdout.toString("latin1"))
+      expect(cached.code).toBe(plain.code)
+    }
   })
 })

@@ -189,12 +189,15 @@ describe("never breaks a build", () => {
     for (let i = 0; i < 100 && files().length < 2; i++) await sleep(20)
     expect(files()).toHaveLength(2)
     for (const f of files()) fs.writeFileSync(f, "garbage")
+    // A daemon serves what it wrote from memory: a new one reads the disk.
+    sb.stop()
     fs.rmSync(path.join(sb.dir, "a.o"))
     expect(sb.sccache(["gcc", "-c", "a.c"]).code).toBe(0)
     expect(fs.existsSync(path.join(sb.dir, "a.o"))).toBe(true)
     let s = sb.stats().stats
     expect(s.cache_read_errors).toBeGreaterThanOrEqual(1)
-    expect(total(s.cache_misses)).toBe(2)
+    // The new daemon's count: the corrupt entry's miss.
+    expect(total(s.cache_misses)).toBe(1)
     expect(sb.sccache(["gcc", "-c", "a.c"]).code).toBe(0)
     s = sb.stats().stats
     expect(total(s.cache_hits)).toBe(1)

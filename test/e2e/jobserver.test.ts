@@ -105,13 +105,35 @@ describe("make -jN through sccache-ts", () => {
 })
 
 describe("clients without a jobserver", () => {
-  it("never run more compiles at once than the daemon's pool, one per CPU, and use all of it", async () => {
-    const b = bench()
-    const objects = b.sources("free", 6)
-    const runs = await Promise.all(objects.map((o) => runAsync(BIN, [b.shim, "-c", `${o}.c`, "-o", `${o}.o`], { cwd: b.sb.dir, env: b.env })))
+  const b = bench()
+  const compileAll = async (tag: string) => {
+    const runs = await Promise.all(b.sources(tag, 6).map((o) => runAsync(BIN, [b.shim, "-c", `${o}.c`, "-o", `${o}.o`], { cwd: b.sb.dir, env: b.env })))
     for (const r of runs) expect(r.code).toBe(0)
+    return b.peak()
+  }
+  it("run no more compiles at once than the daemon's pool, one per CPU, from the first request of a daemon they start", async () => {
+    // No daemon yet: one of the six starts it, the others wait for it, and all six land in its pool.
+    expect(fs.existsSync(b.sb.socket)).toBe(false)
+    expect(await compileAll("cold")).toBe(Math.min(6, os.availableParallelism()))
     expect(b.sb.stats().stats.requests_executed).toBe(6)
-    expect(b.peak()).toBe(Math.min(6, os.availableParallelism()))
+  })
+  it("and as many once the daemon is warm", async () => {
+    expect(await compileAll("warm")).toBe(Math.min(6, os.availableParallelism()))
+    expect(b.sb.stats().stats.requests_executed).toBe(12)
+  })
+})
+
+describe("make -j2 through a daemon it starts", () => {
+  it("runs at most two compiles at once, all of them in the daemon", () => {
+    const b = bench()
+    expect(fs.existsSync(b.sb.socket)).toBe(false)
+    const objects = b.sources("cold-make", 6)
+    fs.writeFileSync(path.join(b.sb.dir, "Makefile.cold"), makefile(objects))
+    const r = run("make", ["-f", "Makefile.cold", "-j2", `CC=${b.shim}`], { cwd: b.sb.dir, env: b.env })
+    expect(r.stderr.toString()).toBe("")
+    expect(r.code).toBe(0)
+    expect(b.peak()).toBeLessThanOrEqual(2)
+    expect(b.sb.stats().stats.requests_executed).toBe(6)
   })
 })
 

@@ -95,6 +95,20 @@ export const storageContract = <S extends RemoteSettings>(h: Harness<S>) =>
         assert.isTrue(Buffer.from(back!).equals(Buffer.from(data)), "bytes differ")
       }), 15_000)
 
+    it.live("refuses a value over the read bound, and serves one right at it", () =>
+      Effect.gen(function*() {
+        // A shared cache is input from others: a planted value of gigabytes costs a refusal.
+        const max = 64 * 1024
+        const storage = yield* open({ keyPrefix: prefix() }, { maxBlobBytes: max })
+        const [atBound, over] = [key(), key()]
+        const data = blob(max)
+        yield* storage.put(atBound, data)
+        yield* storage.put(over, blob(max + 1))
+        const back = yield* storage.get(atBound)
+        assert.isTrue(back !== undefined && Buffer.from(back).equals(Buffer.from(data)), "bytes differ")
+        yield* expectStorageError(storage.get(over), 5_000, ["too-large"])
+      }), 15_000)
+
     it.live("returns undefined for a missing key", () =>
       Effect.gen(function*() {
         const storage = yield* open({ keyPrefix: prefix() })

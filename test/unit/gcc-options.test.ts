@@ -8,7 +8,7 @@ import { keyPath, logicalCwd, rebaseGccArgs } from "../../src/cache/BaseDirs.ts"
 import { cKey, type CKeyInputs } from "../../src/cache/CKey.ts"
 import { PreprocessedText } from "../../src/compiler/CompilerRunner.ts"
 import { type GccCompilation, parseGccArgs } from "../../src/compiler/GccArgs.ts"
-import { GCC_OPTIONS, includeDirs, keyFiles, lookupOption, rebaseArgs } from "../../src/compiler/GccOptions.ts"
+import { GCC_OPTIONS, includeDirs, keyFiles, lookupOption, rebaseArgs, showsColors, stripColors } from "../../src/compiler/GccOptions.ts"
 import { assemblerReadsFiles } from "../../src/compiler/Language.ts"
 
 const cacheable = (args: Array<string>, family: "gcc" | "clang" = "gcc", env: Record<string, string> = {}): GccCompilation => {
@@ -159,5 +159,38 @@ describe("gcc/clang compiles the table and environment make special", () => {
     expect(logicalCwd(phys, "relative/link")).toBe(phys)
     expect(logicalCwd(phys, undefined)).toBe(phys)
     fs.rmSync(root, { recursive: true })
+  })
+})
+
+describe("diagnostic colors", () => {
+  const COLOR_FLAGS = ["-fdiagnostics-color", "-fdiagnostics-color=always", "-fdiagnostics-color=never", "-fdiagnostics-color=auto", "-fno-diagnostics-color", "-fcolor-diagnostics", "-fno-color-diagnostics"]
+
+  it.prop("color flags never reach the key, and the last one is the choice", [Schema.Array(Schema.Literals(COLOR_FLAGS))], ([flags]) => {
+    const c = cacheable(["-c", "a.c", "-O2", ...flags, "-MD"])
+    const plain = cacheable(["-c", "a.c", "-O2", "-MD"])
+    expect([c.keyArgs, c.directArgs, c.colorsForced]).toEqual([plain.keyArgs, plain.directArgs, true])
+    const last = flags.at(-1)
+    expect(c.colors).toBe(last === undefined || last.endsWith("=auto") ? "auto" : /never|no-/.test(last) ? "never" : "always")
+  }, { arbitrary: { runs: 200, seed: 23 } })
+
+  it("stay in the key, unforced, when the object records its command line", () => {
+    const c = cacheable(["-c", "a.c", "-frecord-gcc-switches", "-fdiagnostics-color=always"])
+    expect(c.keyArgs).toContain("-fdiagnostics-color=always")
+    expect(c.colorsForced).toBe(false)
+  })
+
+  it("are shown where the plain compiler shows them", () => {
+    const term = { TERM: "xterm" }
+    expect(showsColors("auto", true, term)).toBe(true)
+    expect(showsColors("auto", false, term)).toBe(false)
+    expect(showsColors("auto", true, { TERM: "dumb" })).toBe(false)
+    expect(showsColors("auto", true, {})).toBe(false)
+    expect(showsColors("always", false, {})).toBe(true)
+    expect(showsColors("never", true, term)).toBe(false)
+  })
+
+  it("strip to exactly the text without colors", () => {
+    const colored = "\x1b[01m\x1b[Kw.c:\x1b[m\x1b[K In function \u2018\x1b[01m\x1b[Kf\x1b[m\x1b[K\u2019:\n\x1b]8;;https://gcc.gnu.org/x\x07-Wall\x1b]8;;\x07\n"
+    expect(stripColors(Buffer.from(colored)).toString()).toBe("w.c: In function \u2018f\u2019:\n-Wall\n")
   })
 })
