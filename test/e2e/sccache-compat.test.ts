@@ -296,3 +296,24 @@ describe("a directory shared with sccache", () => {
     expect(fs.readFileSync(sb.env["SCCACHE_ERROR_LOG"]!, "utf8")).toContain(`${cacheDir} is also sccache's cache`)
   })
 })
+
+describe("SCCACHE_MULTILEVEL_CHAIN", () => {
+  it("uses the levels it names, in its order: Redis alone, then Redis in front of the disk", () => {
+    const prefix = `chain-${randomBytes(4).toString("hex")}`
+    const remote = { SCCACHE_REDIS_ENDPOINT: backends.redisUrl, SCCACHE_REDIS_KEY_PREFIX: prefix }
+    const alone = sandbox({ ...remote, SCCACHE_MULTILEVEL_CHAIN: "redis" })
+    compile(alone, ["-c", "a.c", "-o", "a.o"])
+    const s = alone.stats()
+    expect(s.cache_location).toMatch(/^Redis: /)
+    expect(Object.keys(s.stats.levels)).toEqual(["redis"])
+    expect(entriesIn(path.join(alone.env["SCCACHE_DIR"]!, "sccache-ts-v1"))).toBe(0)
+    alone.stop()
+    const front = sandbox({ ...remote, SCCACHE_MULTILEVEL_CHAIN: "redis,disk" })
+    compile(front, ["-c", "a.c", "-o", "a.o"])
+    const t = front.stats()
+    expect(t.cache_location).toMatch(/^Multi-level: Redis: .*; Local disk: /)
+    expect(total(t.stats.cache_hits)).toBe(1)
+    expect(t.stats.levels["redis"]!.hits).toBeGreaterThanOrEqual(1)
+    expect(t.stats.levels["disk"]?.hits ?? 0).toBe(0)
+  })
+})

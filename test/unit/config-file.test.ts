@@ -5,6 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { stringify } from "smol-toml"
 import { describe, expect } from "vitest"
+import { decodeEntry, encodeEntry } from "../../src/cache/CacheEntry.ts"
 import { withExtraFiles } from "../../src/cache/CKey.ts"
 import { parseBackendSettings, redactUrl } from "../../src/config/BackendConfig.ts"
 import { ConfigError, type Env, parseDaemonSettings, sharedWithSccache } from "../../src/config/Config.ts"
@@ -221,6 +222,21 @@ describe("sccache's variables", () => {
     expect(parseDaemonSettings({ SCCACHE_CACHE_ZSTD_LEVEL: "19" })).toMatchObject({ zstdLevel: 19 })
     for (const bad of ["0", "23", "fast"]) {
       expect(parseDaemonSettings({ SCCACHE_CACHE_ZSTD_LEVEL: bad })).toMatchObject({ variable: "SCCACHE_CACHE_ZSTD_LEVEL" })
+    }
+  })
+
+  it("stores entries at that zstd level", async () => {
+    // Text that compresses better the harder zstd tries.
+    const text = Buffer.from(Array.from({ length: 4000 }, (_, i) => `line ${i % 97} ${(i * 7919) % 1000}\n`).join(""))
+    const entry = { exitCode: 0, stdout: new Uint8Array(), stderr: text, files: [{ role: "obj", mode: 0o644, data: text }] }
+    const fast = await encodeEntry("k", entry, 1)
+    const small = await encodeEntry("k", entry, 19)
+    if (fast instanceof Error || small instanceof Error) throw new Error("too large")
+    expect(small.length).toBeLessThan(fast.length)
+    for (const blob of [fast, small]) {
+      const back = await decodeEntry("k", blob)
+      if (back instanceof Error) throw back
+      expect(Buffer.from(back.stderr).equals(text)).toBe(true)
     }
   })
 
