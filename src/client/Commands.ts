@@ -1,7 +1,6 @@
 import { Data, Effect } from "effect"
 import { defaultCacheDir, type Env, parseDaemonSettings } from "../config/Config.ts"
-import { loadConfig } from "../config/ConfigFile.ts"
-import { unsupportedNotice } from "../config/Variables.ts"
+import { effectiveConfig } from "../config/ConfigFile.ts"
 import { BUILD_ID, VERSION } from "../version.ts"
 import { emptyStats } from "../stats/Stats.ts"
 import { formatStatsJson, formatStatsText, type StatsReport } from "../stats/StatsFormat.ts"
@@ -96,9 +95,7 @@ export const parseCommand = (args: ReadonlyArray<string>): Command | UsageError 
 
 /** What --show-stats prints with no daemon running: zeros, and the settings a daemon would use. */
 const emptyReport = (processEnv: Env): StatsReport => {
-  const loaded = loadConfig(processEnv)
-  const env = loaded instanceof Error ? processEnv : loaded.env
-  const notice = loaded instanceof Error ? undefined : unsupportedNotice(loaded.unsupported)
+  const { env, notice } = effectiveConfig(processEnv)
   const settings = parseDaemonSettings(env)
   const dir = settings instanceof Error ? env["SCCACHE_DIR"] || defaultCacheDir(env) : settings.cacheDir
   return {

@@ -1,6 +1,6 @@
 import { Context, Data, Effect, Layer } from "effect"
 import type { Env } from "../config/Config.ts"
-import { withConfigFile } from "../config/ConfigFile.ts"
+import { effectiveConfig } from "../config/ConfigFile.ts"
 import { socketPath } from "../config/SocketPath.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
 import { ask } from "./Daemon.ts"
@@ -13,7 +13,7 @@ export class DaemonClient extends Context.Service<DaemonClient, {
   readonly request: (req: Request, opts?: { readonly start?: boolean }) => Effect.Effect<Response, DaemonUnavailable>
 }>()("sccache-ts/client/DaemonClient") {
   /** `entry` is the script a new daemon runs: this very bundle. The config file counts here (its startup timeout). */
-  static readonly layer = (processEnv: Env, entry: string, env = withConfigFile(processEnv)) =>
+  static readonly layer = (processEnv: Env, entry: string, env = effectiveConfig(processEnv).env) =>
     Layer.succeed(DaemonClient, DaemonClient.of({
       request: (req, opts) =>
         Effect.promise(() => ask(socketPath(env), req, { env, entry, start: opts?.start !== false })).pipe(

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { parse, TomlError } from "smol-toml"
 import { ConfigError, type Env, homeDir } from "./Config.ts"
-import { unsupportedVariables, variableForKey } from "./Variables.ts"
+import { unsupportedNotice, unsupportedVariables, variableForKey } from "./Variables.ts"
 
 /** `SCCACHE_CONF`, else sccache's place on Linux: `$XDG_CONFIG_HOME/sccache/config` (`~/.config/…`). */
 export const configFilePath = (env: Env): string => {
@@ -89,10 +89,14 @@ export const loadConfig = (env: Env, read: (file: string) => string = (f) => fs.
   return { env: merged, unsupported: [...unsupportedVariables(env), ...parsed.unsupported, ...missing] }
 }
 
-export { absolutePaths } from "./PathVariables.ts"
-
-/** The environment over the config file, or the environment alone when the file is broken (the daemon reports it). */
-export const withConfigFile = (env: Env): Env => {
+/**
+ * The settings in force: the environment over the config file, with the one line naming what is
+ * not supported; or, when the file is broken, the environment alone and the error (the daemon
+ * then runs without a cache and shows why).
+ */
+export const effectiveConfig = (env: Env): { readonly env: Env; readonly notice: string | undefined; readonly error?: ConfigError } => {
   const loaded = loadConfig(env)
-  return loaded instanceof ConfigError ? env : loaded.env
+  return loaded instanceof ConfigError
+    ? { env, notice: undefined, error: loaded }
+    : { env: loaded.env, notice: unsupportedNotice(loaded.unsupported) }
 }

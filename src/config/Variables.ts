@@ -25,7 +25,7 @@ export const VARIABLES: ReadonlyArray<Variable> = [
   v("SCCACHE_CONF", true, "the config file", "a path (relative: to the client's directory)"),
   v("SCCACHE_SERVER_UDS", true, "the daemon's Unix socket", "a path"),
   v("SCCACHE_SERVER_PORT", true, "a separate daemon, as sccache's port is (its own socket, `daemon-<port>.sock`); no TCP", "1 to 65535"),
-  v("SCCACHE_SERVER_STARTUP_TIMEOUT_MS", true, "how long a client waits for a new daemon", "milliseconds", "server_startup_timeout_ms"),
+  v("SCCACHE_SERVER_STARTUP_TIMEOUT_MS", true, "how long a client waits for a new daemon (sccache has only the file key; this variable is sccache-ts's)", "milliseconds (default 10000)", "server_startup_timeout_ms"),
   v("SCCACHE_IDLE_TIMEOUT", true, "seconds without work before the daemon exits; 0 never", "whole seconds"),
   v("SCCACHE_START_SERVER", true, "`1`: run as the daemon (what the client does to start one)", "`1`"),
   v("SCCACHE_LOG", true, "the daemon's log level", "`error`, `warn`, `info`, `debug`, `trace`, or an env_logger filter such as `sccache=debug`"),

@@ -4,9 +4,8 @@ import { CompilerDetector } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
 import { IncludeSearch } from "../compiler/IncludeSearch.ts"
 import { FileDigests } from "../cache/FileDigests.ts"
-import { ConfigError, DaemonConfig, type Env, parseDaemonSettings, sharedWithSccache } from "../config/Config.ts"
-import { loadConfig } from "../config/ConfigFile.ts"
-import { unsupportedNotice } from "../config/Variables.ts"
+import { DaemonConfig, type Env, parseDaemonSettings, sharedWithSccache } from "../config/Config.ts"
+import { effectiveConfig } from "../config/ConfigFile.ts"
 import { ensureSocketDir } from "../config/SocketDir.ts"
 import { socketPath } from "../config/SocketPath.ts"
 import { Explain } from "../explain/Explain.ts"
@@ -42,16 +41,14 @@ const describeError = (e: unknown): string => {
 /** The daemon's runtime: the real services, or a degraded one that still answers every client. */
 const daemonLayer = (processEnv: Env, socket: string) => {
   // The environment over sccache's config file; a broken file disables the cache, as a bad variable does.
-  const loaded = loadConfig(processEnv)
-  const env = loaded instanceof ConfigError ? processEnv : loaded.env
-  const notice = loaded instanceof ConfigError ? undefined : unsupportedNotice(loaded.unsupported)
+  const { env, notice, error } = effectiveConfig(processEnv)
   const settings = parseDaemonSettings(env)
   const level = settings instanceof Error ? "warn" : settings.logLevel
   const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
   const shown = settings instanceof Error ? { basedirs: [], direct: true } : { basedirs: settings.basedirs, direct: settings.direct }
   const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid), KeyHistory.layer)
-  const compiles = loaded instanceof ConfigError
-    ? Layer.effect(CompileService, Effect.fail(loaded))
+  const compiles = error !== undefined
+    ? Layer.effect(CompileService, Effect.fail(error))
     : CompileService.layer.pipe(Layer.provide(Pipeline.layer), Layer.provide(DirectMode.layer))
   const full = Layer.merge(compiles, Explain.layer).pipe(
     Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),

@@ -266,3 +266,54 @@ describe("why a compile missed", () => {
     expect(r.stderr.toString()).toBe('sccache-ts: error: cannot find compiler "no-such-cc"\n')
   })
 })
+
+describe("a directory shared with sccache", () => {
+  // The real sccache is what evicts; a machine without it (CI installs it) skips this one.
+  it.skipIf(!have("sccache"))("sccache evicts sccache-ts's entries there (only misses follow), and the daemon warns of it", async () => {
+    const sb = sandbox()
+    const cacheDir = sb.env["SCCACHE_DIR"]!
+    compile(sb, ["-c", "a.c", "-o", "a.o"])
+    compile(sb, ["-c", "b.c", "-o", "b.o"])
+    sb.stop()
+    const ours = path.join(cacheDir, "sccache-ts-v1")
+    const before = entriesIn(ours)
+    // A real sccache on the same directory, with a limit below what sccache-ts keeps there.
+    const env = { PATH: process.env["PATH"], HOME: sb.dir, SCCACHE_DIR: cacheDir, SCCACHE_CACHE_SIZE: "1K", SCCACHE_SERVER_PORT: String(await freePort()), SCCACHE_IDLE_TIMEOUT: "30" }
+    try {
+      expect(run("sccache", ["gcc", "-c", "m.c", "-o", "m.o"], { cwd: sb.dir, env }).code).toBe(0)
+    } finally {
+      run("sccache", ["--stop-server"], { cwd: sb.dir, env })
+    }
+    expect(entriesIn(ours)).toBeLessThan(before)
+    // sccache-ts still compiles right: a plain compile's object, counted as a miss, no error.
+    compile(sb, ["-c", "a.c", "-o", "a2.o"])
+    expect(run("gcc", ["-c", "a.c", "-o", "plain.o"], { cwd: sb.dir }).code).toBe(0)
+    expect(fs.readFileSync(path.join(sb.dir, "a2.o")).equals(fs.readFileSync(path.join(sb.dir, "plain.o")))).toBe(true)
+    const s = sb.stats()
+    expect(total(s.stats.cache_misses)).toBe(1)
+    expect(total(s.stats.cache_errors)).toBe(0)
+    sb.stop()
+    expect(fs.readFileSync(sb.env["SCCACHE_ERROR_LOG"]!, "utf8")).toContain(`${cacheDir} is also sccache's cache`)
+  })
+})
+
+describe("SCCACHE_MULTILEVEL_CHAIN", () => {
+  it("uses the levels it names, in its order: Redis alone, then Redis in front of the disk", () => {
+    const prefix = `chain-${randomBytes(4).toString("hex")}`
+    const remote = { SCCACHE_REDIS_ENDPOINT: backends.redisUrl, SCCACHE_REDIS_KEY_PREFIX: prefix }
+    const alone = sandbox({ ...remote, SCCACHE_MULTILEVEL_CHAIN: "redis" })
+    compile(alone, ["-c", "a.c", "-o", "a.o"])
+    const s = alone.stats()
+    expect(s.cache_location).toMatch(/^Redis: /)
+    expect(Object.keys(s.stats.levels)).toEqual(["redis"])
+    expect(entriesIn(path.join(alone.env["SCCACHE_DIR"]!, "sccache-ts-v1"))).toBe(0)
+    alone.stop()
+    const front = sandbox({ ...remote, SCCACHE_MULTILEVEL_CHAIN: "redis,disk" })
+    compile(front, ["-c", "a.c", "-o", "a.o"])
+    const t = front.stats()
+    expect(t.cache_location).toMatch(/^Multi-level: Redis: .*; Local disk: /)
+    expect(total(t.stats.cache_hits)).toBe(1)
+    expect(t.stats.levels["redis"]!.hits).toBeGreaterThanOrEqual(1)
+    expect(t.stats.levels["disk"]?.hits ?? 0).toBe(0)
+  })
+})

@@ -1,13 +1,16 @@
 import { it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { stringify } from "smol-toml"
 import { describe, expect } from "vitest"
+import { decodeEntry, encodeEntry } from "../../src/cache/CacheEntry.ts"
 import { withExtraFiles } from "../../src/cache/CKey.ts"
 import { parseBackendSettings, redactUrl } from "../../src/config/BackendConfig.ts"
-import { ConfigError, type Env, parseDaemonSettings } from "../../src/config/Config.ts"
-import { absolutePaths, configFilePath, loadConfig, parseConfigFile } from "../../src/config/ConfigFile.ts"
+import { ConfigError, type Env, parseDaemonSettings, sharedWithSccache } from "../../src/config/Config.ts"
+import { configFilePath, loadConfig, parseConfigFile } from "../../src/config/ConfigFile.ts"
+import { absolutePaths } from "../../src/config/PathVariables.ts"
 import { socketPath } from "../../src/config/SocketPath.ts"
 import { unsupportedNotice, unsupportedVariables, VARIABLES } from "../../src/config/Variables.ts"
 
@@ -222,6 +225,21 @@ describe("sccache's variables", () => {
     }
   })
 
+  it("stores entries at that zstd level", async () => {
+    // Text that compresses better the harder zstd tries.
+    const text = Buffer.from(Array.from({ length: 4000 }, (_, i) => `line ${i % 97} ${(i * 7919) % 1000}\n`).join(""))
+    const entry = { exitCode: 0, stdout: new Uint8Array(), stderr: text, files: [{ role: "obj", mode: 0o644, data: text }] }
+    const fast = await encodeEntry("k", entry, 1)
+    const small = await encodeEntry("k", entry, 19)
+    if (fast instanceof Error || small instanceof Error) throw new Error("too large")
+    expect(small.length).toBeLessThan(fast.length)
+    for (const blob of [fast, small]) {
+      const back = await decodeEntry("k", blob)
+      if (back instanceof Error) throw back
+      expect(Buffer.from(back.stderr).equals(text)).toBe(true)
+    }
+  })
+
   it("makes path variables absolute against the client's directory, leaving the rest", () => {
     expect(absolutePaths({ SCCACHE_DIR: "c", SCCACHE_CONF: "../sc.toml", SCCACHE_BUCKET: "b" }, "/w/p")).toEqual({
       SCCACHE_DIR: "/w/p/c",
@@ -239,6 +257,21 @@ describe("sccache's variables", () => {
     expect(withExtraFiles({ SCCACHE_EXTRAFILES: "a.txt:gone" }, "/w", digestOf)).toEqual({ missing: "gone" })
     const env = { PATH: "/bin" }
     expect(withExtraFiles(env, "/w", digestOf)).toBe(env)
+  })
+})
+
+describe("a directory shared with sccache", () => {
+  it("is recognised by sccache's entry folders, and only by them", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sct-shared-"))
+    fs.mkdirSync(path.join(dir, "sccache-ts-v1"))
+    expect(sharedWithSccache(dir)).toBeUndefined()
+    fs.mkdirSync(path.join(dir, "b"))
+    expect(sharedWithSccache(dir)).toMatch(/is also sccache's cache: sccache counts sccache-ts's entries/)
+    expect(sharedWithSccache(path.join(dir, "missing"))).toBeUndefined()
+  })
+
+  it("is not the default: sccache-ts's own directory is not sccache's", () => {
+    expect(parseDaemonSettings({ HOME: "/h" })).toMatchObject({ cacheDir: "/h/.cache/sccache-ts" })
   })
 })
 
