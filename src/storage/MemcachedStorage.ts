@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { MemcachedSettings } from "../config/BackendConfig.ts"
 import type { StorageFailure } from "./Storage.ts"
-import { asBuffer, bounded, loadSdk, makeRemoteStorage, networkFailure, type RemoteOptions, resolveMaxBlob, resolveTimeouts } from "./RemoteStorage.ts"
+import { asBuffer, loadSdk, makeRemoteStorage, networkFailure, type RemoteOptions, resolveMaxBlob, resolveTimeouts } from "./RemoteStorage.ts"
 
 const memcachedLocation = (s: MemcachedSettings): string =>
   `Memcached: ${s.servers.map((server) => `tcp://${server}`).join(" ")}`
@@ -40,8 +40,8 @@ export const makeMemcachedStorage = Effect.fnUntraced(function*(settings: Memcac
     readOnly: settings.readOnly,
     timeouts,
     classify,
-    // memjs reads a value whole; the server's own item size limit (`-I`, 1 MiB by default) bounds it.
-    read: (key, _signal, max) => client.get(key).then(({ value }) => bounded(value ?? undefined, max)),
+    // memjs reads a value whole (the server's item size limit, `-I`, bounds it); the bound is checked after.
+    read: (key) => client.get(key).then(({ value }) => value ?? undefined),
     write: (key, blob) => client.set(key, asBuffer(blob), { expires: settings.expiration }).then(() => undefined)
   }, options?.backoff, resolveMaxBlob(options))
 })

@@ -187,7 +187,7 @@ export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAU
 
   const read = (op: StorageError["op"], key: string) =>
     call(op, key, op === "check" ? client.timeouts.check : client.timeouts.get, (signal) =>
-      client.read(remoteKey(client.keyPrefix, key), signal, maxBlob))
+      client.read(remoteKey(client.keyPrefix, key), signal, maxBlob).then((blob) => bounded(blob, maxBlob)))
   const write = (op: StorageError["op"], key: string, blob: Uint8Array) =>
     call(op, key, op === "check" ? client.timeouts.check : client.timeouts.put, (signal) =>
       client.write(remoteKey(client.keyPrefix, key), blob, signal))
