@@ -191,16 +191,14 @@ export class DaemonServer extends Context.Service<DaemonServer, {
             wait()
           }
         }
-        const track = <A>(effect: Effect.Effect<A>): Promise<A> => {
+        /** Runs one connection's work, counted so the daemon never idles out or stops under it. */
+        const track = (effect: Effect.Effect<void>): void => {
           active++
           if (idleTimer !== undefined) clearTimeout(idleTimer)
-          return new Promise<A>((resolve) => {
-            runFork(effect).addObserver((exit) => {
-              active--
-              if (stopping && active === 0) Deferred.doneUnsafe(done, Effect.void)
-              else armIdle()
-              if (exit._tag === "Success") resolve(exit.value)
-            })
+          runFork(effect).addObserver(() => {
+            active--
+            if (stopping && active === 0) Deferred.doneUnsafe(done, Effect.void)
+            else armIdle()
           })
         }
 
@@ -269,13 +267,14 @@ export class DaemonServer extends Context.Service<DaemonServer, {
         /**
          * One connection, start to end: every request gets an answer and its connection is closed.
          * A client that goes away before the answer cancels its request (the compiler's process
-         * group is killed; nothing is written at its outputs).
+         * group is killed; nothing is written at its outputs). Gives the work to do once the
+         * connection is closed (a cache write).
          */
-        const serve = (conn: net.Socket) =>
+        const exchange = (conn: net.Socket) =>
           Effect.gen(function*() {
             yield* connection(conn)
             const received = yield* receive(conn)
-            if (received._tag === "Closed") return
+            if (received._tag === "Closed") return undefined
             if (received._tag === "Bad") {
               yield* Effect.logWarning(`refused a request: ${received.message}`)
               return yield* send(conn, { type: "error", message: `malformed request: ${received.message}` })
@@ -304,16 +303,19 @@ export class DaemonServer extends Context.Service<DaemonServer, {
               return yield* Effect.logInfo(`${req.type} request cancelled: the client went away`)
             }
             yield* send(conn, answer.response)
-            // The reply is out before the cache write starts: the build never waits for storage.
-            if (answer.background !== undefined) yield* answer.background
-          }).pipe(
-            Effect.scoped,
+            return answer.background
+          }).pipe(Effect.scoped)
+
+        const serve = (conn: net.Socket) =>
+          exchange(conn).pipe(
+            // The reply is out and the connection closed before the cache write starts: the build never waits for storage.
+            Effect.flatMap((background) => background ?? Effect.void),
             Effect.catchCause((cause) => Effect.logError("request failed", cause))
           )
 
         server.on("connection", (conn) => {
           conn.on("error", () => conn.destroy())
-          void track(serve(conn))
+          track(serve(conn))
         })
 
         const bound = yield* listen(server, opts.socket).pipe(Effect.result)

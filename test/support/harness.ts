@@ -51,8 +51,9 @@ export interface StatsJson {
   stats: {
     compile_requests: number
     requests_executed: number
-    cache_hits: { counts: Record<string, number> }
-    cache_misses: { counts: Record<string, number> }
+    /** adv_counts: per compiler kind (`c [gcc]`, `c [msvc]`, `cuda [nvcc]`, `rust`). */
+    cache_hits: { counts: Record<string, number>; adv_counts?: Record<string, number> }
+    cache_misses: { counts: Record<string, number>; adv_counts?: Record<string, number> }
     direct_hits: { counts: Record<string, number> }
     preprocessor_hits: { counts: Record<string, number> }
     cache_errors: { counts: Record<string, number> }
