@@ -125,6 +125,8 @@ const tryLock = async (name: string): Promise<{ close: () => void } | undefined>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+const MAX_SPAWNS = 3
+
 /** A daemon that is starting answers within this; shorter polls would only burn the CPU it needs. */
 const POLL_MS = 4
 
@@ -142,6 +144,8 @@ export const ask = async (
   const deadline = Date.now() + startupTimeoutMs(opts.env)
   let lock: { close: () => void } | undefined
   let daemon: Spawned | undefined
+  // A daemon that exits 0 found the lock taken (by one stepping aside): start another, a few times.
+  let spawns = 0
   try {
     while (true) {
       const found = inspectSocket(socket)
@@ -152,7 +156,6 @@ export const ask = async (
       }
       if (!opts.start) return { _tag: "Unavailable", reason: "no daemon is running" }
       if (daemon?.gone !== undefined) {
-        // Exit 0: another daemon held the lock (one of another build, stepping aside): start again.
         if (daemon.gone.code !== 0) return { _tag: "Unavailable", reason: daemon.gone.reason, ...(daemon.gone.noRuntime ? { noRuntime: true } : {}) }
         daemon = undefined
       }
@@ -165,7 +168,7 @@ export const ask = async (
         } catch (e) {
           return { _tag: "Unavailable", reason: `lock: ${(e as Error).message}` }
         }
-        if (lock !== undefined) daemon = await spawnDaemon(opts.env, opts.entry, socket)
+        if (lock !== undefined && spawns++ < MAX_SPAWNS) daemon = await spawnDaemon(opts.env, opts.entry, socket)
       }
       await sleep(POLL_MS)
     }
