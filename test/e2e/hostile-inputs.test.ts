@@ -300,5 +300,5 @@ describe("large inputs and outputs", () => {
       expect(resultOf(sb.sccache(["clang", ...args]), sb.dir, ["m.o"])).toEqual(plain)
     }
     expect(total(sb.stats().stats.cache_hits)).toBe(1)
-  }, 120_000)
+  }, 240_000)
 })
