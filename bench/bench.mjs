@@ -753,10 +753,12 @@ function hitBreakdownScenario() {
         const floor = row(ctx, "breakdown", "floor", "  client start on Node: node start + one socket round trip", 6)
         for (let i = 0; i < 10; i++) floor.samples.push(timed(ctx.nodeBin, ["floor.mjs", this.echoSock], { cwd: this.dir, env: cleanEnv() }))
         const s = JSON.parse(run(STS_BIN, ["--show-stats", "--stats-format", "json"], { env })).stats
-        const avg = (t) => (t.count === 0 ? undefined : t.totalMs / t.count)
+        const direct = Object.values(s.direct_hits.counts).reduce((a, b) => a + b, 0)
+        // sccache's JSON gives totals ({secs, nanos}); every hit restored its outputs once.
+        const hits = Object.values(s.cache_hits.counts).reduce((a, b) => a + b, 0)
+        const avg = (t) => (hits === 0 ? undefined : (t.secs * 1e3 + t.nanos / 1e6) / hits)
         row(ctx, "breakdown", "daemon", "  daemon work (its own timing)", 3).samples.push(avg(s.cache_read_hit_duration))
         row(ctx, "breakdown", "write", "    of which writing the outputs", 4).samples.push(avg(s.output_write_duration))
-        const direct = Object.values(s.direct_hits.counts).reduce((a, b) => a + b, 0)
         if (direct !== 20) ctx.notes.push(`breakdown: ${direct} of 20 hits were direct-mode hits  ← UNEXPECTED`)
       } finally {
         run(STS_BIN, ["--stop-server"], { env, allowFail: true })

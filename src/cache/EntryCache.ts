@@ -4,7 +4,7 @@ import { makeFlights } from "../pipeline/Keyed.ts"
 import { record, Stats } from "../stats/Stats.ts"
 import { decodedOnce } from "../storage/MemoryTier.ts"
 import { Storage } from "../storage/Storage.ts"
-import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
+import { type CacheEntry, decodeEntry, encodeEntry, EntryOutdated } from "./CacheEntry.ts"
 
 /** No lookup may hold a compile longer than this, whatever the backend does. */
 const LOOKUP_TIMEOUT = Duration.seconds(30)
@@ -85,6 +85,7 @@ export class EntryCache extends Context.Service<EntryCache, {
         const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined
         const entry = yield* Effect.promise(() => decode(key, blob))
+        if (entry instanceof EntryOutdated) return undefined
         if (entry instanceof Error) {
           // A corrupt entry is a miss; the compile that follows stores a good one over it.
           yield* stats.update((s) => void s.cache_read_errors++)

@@ -63,8 +63,11 @@ export const advLanguage = (lang: Language): string =>
 export const statsKind = (lang: Language, compilerKind: string) => ({ lang: statsLanguage(lang), adv: `${advLanguage(lang)} [${compilerKind}]` })
 
 /**
- * Assembler that reads other files (`.incbin "data.bin"`, `.include "x.s"`): when the text is hashed
- * as it is, those files are not in the key, so such a compile is not cacheable.
+ * Text that makes the assembler read other files (`.incbin "data.bin"` anywhere, inline asm
+ * included; a `.include "x.s"` directive): no dependency list names them and the preprocessor
+ * doesn't expand them, so such a compile is not cacheable.
  */
-export const assemblerReadsFiles = (text: Uint8Array): boolean =>
-  /^[ \t]*(?:[A-Za-z_.$][\w.$]*:[ \t]*)?\.(?:incbin|include)\b/m.test(Buffer.from(text).toString("latin1"))
+export const assemblerReadsFiles = (text: string): boolean =>
+  text.includes(".incbin") || /^[ \t]*(?:[A-Za-z_.$][\w.$]*:[ \t]*)?\.include[ \t]/m.test(text)
+
+export const ASSEMBLER_READS_FILES = "unsupported code directive (.incbin/.include)"

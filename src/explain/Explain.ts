@@ -46,7 +46,9 @@ export class Explain extends Context.Service<Explain, {
         if (r.manifest === undefined) return []
         const blob = yield* cache.lookupBlob(r.manifest)
         const m = blob === undefined ? undefined : yield* Effect.promise(() => decodeManifest(r.manifest!, blob))
-        return m === undefined ? [`manifest ${r.manifest}: not in the cache`] : formatManifest(r.manifest, m, r.cwd, digestOf)
+        if (m === undefined) return [`manifest ${r.manifest}: not in the cache`]
+        if (m instanceof Error) return [`manifest ${r.manifest}: unusable (${m._tag === "EntryOutdated" ? "an older format" : m.message})`]
+        return formatManifest(r.manifest, m, r.cwd, digestOf)
       })
 
     const explainOne = Effect.fn("Explain.explain")(function*(req: CompileRequest) {

@@ -1,8 +1,9 @@
+import { ASSEMBLER_READS_FILES } from "../compiler/Language.ts"
 import { Context, Effect, Layer } from "effect"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
 import { depFromTemplate, depToTemplate } from "../cache/BaseDirs.ts"
-import type { CacheEntry } from "../cache/CacheEntry.ts"
+import { type CacheEntry, EntryOutdated } from "../cache/CacheEntry.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { type FileDigest, FileDigests } from "../cache/FileDigests.ts"
 import { addCandidate, candidateReachable, decodeManifest, encodeManifest, includeRoots, type ManifestCandidate, shadowCandidates, verifiedDepText } from "../cache/Manifest.ts"
@@ -22,7 +23,7 @@ export const CLOCK_SLACK_MS = 10
 export type Unvouched = "incbin" | "time" | "file" | "unreadable" | "modified"
 
 export const UNVOUCHED_REASON: Readonly<Record<Unvouched, string>> = {
-  incbin: "unsupported code directive (.incbin)",
+  incbin: ASSEMBLER_READS_FILES,
   time: "time macros",
   file: "__FILE__ with base directories",
   unreadable: "dependency unreadable",
@@ -76,7 +77,9 @@ export class DirectMode extends Context.Service<DirectMode, {
         if (blob === undefined) return Effect.succeed(undefined)
         // A corrupt manifest is a miss, counted; the next compile writes a good one over it.
         return Effect.promise(() => decodeManifestOnce(key, blob)).pipe(Effect.flatMap((m) =>
-          m !== undefined ? Effect.succeed(m) : stats.update((s) => void s.cache_read_errors++).pipe(Effect.as(undefined))
+          m instanceof EntryOutdated ? Effect.succeed(undefined) :
+          m instanceof Error ? stats.update((s) => void s.cache_read_errors++).pipe(Effect.as(undefined)) :
+          Effect.succeed(m)
         ))
       }))
 

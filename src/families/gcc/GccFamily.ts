@@ -17,7 +17,7 @@ import { FORCE_COLORS, showsColors, stripColors } from "../../compiler/GccOption
 import { IncludeSearch } from "../../compiler/IncludeSearch.ts"
 import { KeyHistory } from "../../explain/KeyHistory.ts"
 import { keyInputsOf } from "../../explain/KeyInputs.ts"
-import { assemblerReadsFiles, statsKind } from "../../compiler/Language.ts"
+import { ASSEMBLER_READS_FILES, assemblerReadsFiles, statsKind } from "../../compiler/Language.ts"
 import { expandResponseFiles, readUtf8 } from "../../compiler/ResponseFiles.ts"
 import { DaemonConfig } from "../../config/Config.ts"
 import { Jobserver } from "../../jobserver/Jobserver.ts"
@@ -89,14 +89,14 @@ export const gccFamily = Effect.gen(function*() {
       if (c.hashInputDirectly) {
         const data = yield* Effect.promise(() => fsp.readFile(path.resolve(req.cwd, c.input)).catch(() => undefined))
         if (data === undefined) return skip("input file missing")
-        if (c.language === "assembler" && assemblerReadsFiles(data)) return skip("unsupported code directive (.incbin/.include)")
+        if (c.language === "assembler" && assemblerReadsFiles(data.toString("latin1"))) return skip(ASSEMBLER_READS_FILES)
         sourceDigest = createHash("sha256").update(data).digest("hex")
         read = [c.input]
       } else {
         const mapPath = view.relocatable ? view.key : undefined
         const pre = yield* jobs.withToken(runner.preprocess(req.exe, c.preprocessArgs, { cwd: req.cwd, env: req.env, ...(mapPath ? { mapPath } : {}) })).pipe(Effect.result)
         if (pre._tag === "Failure" || pre.success.exitCode !== 0) return skip("preprocessing failed")
-        if (pre.success.incbin) return skip("unsupported code directive (.incbin)")
+        if (pre.success.incbin) return skip(ASSEMBLER_READS_FILES)
         sourceDigest = pre.success.digest
         read = [c.input, ...[...pre.success.includes].filter((f) => f !== c.input)]
       }
@@ -142,7 +142,7 @@ export const gccFamily = Effect.gen(function*() {
       if (config.direct && c.directModeOk && !c.hashInputDirectly) {
         const input = digests.digest(path.resolve(req.cwd, c.input))
         if (input === undefined) return skip("input file missing")
-        if (input.incbin) return skip("unsupported code directive (.incbin)")
+        if (input.incbin) return skip(ASSEMBLER_READS_FILES)
         // Time macros: the result depends on more than the files.
         if (!input.timeMacros) {
           direct = {

@@ -6,7 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import { depFromTemplate, depToTemplate } from "../../cache/BaseDirs.ts"
-import type { CacheEntry } from "../../cache/CacheEntry.ts"
+import { type CacheEntry, verifiedDigest } from "../../cache/CacheEntry.ts"
 import { FileDigests } from "../../cache/FileDigests.ts"
 import { KeyBuilder } from "../../cache/KeyBuilder.ts"
 import { writeAtomically } from "../../cache/OutputWriter.ts"
@@ -216,7 +216,7 @@ export const rustFamily = Effect.gen(function*() {
       for (const [i, f] of entry.files.entries()) {
         const file = path.resolve(req.cwd, c.outDir, names[i]!)
         yield* writeAtomically(file, fromEntryFile(f.role, f.data, place), mode)
-        remember(file, entry.meta?.[digestMeta(f.role)])
+        remember(file, yield* Effect.promise(() => verifiedDigest(f.data, entry.meta?.[digestMeta(f.role)])))
       }
       return { stdout: entry.stdout, stderr: fromEntryStderr(entry.stderr, at) }
     }),
