@@ -17,9 +17,14 @@ export interface Run {
   readonly stderr: Buffer
 }
 
+/** Far above any normal run, even on a loaded machine. */
+const HANG_GUARD_MS = 300_000
+
 export const run = (cmd: string, args: ReadonlyArray<string>, opts: { cwd: string; env?: NodeJS.ProcessEnv }): Run => {
   // Room for a compile's 20 MB of warnings (the default buffer is 1 MiB).
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, maxBuffer: 1 << 30 })
+  // A hang guard of its own: a synchronous spawn blocks vitest's timers, so a hung compile would
+  // hang the run instead of failing its test.
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, maxBuffer: 1 << 30, timeout: HANG_GUARD_MS, killSignal: "SIGKILL" })
   if (r.error) throw r.error
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
