@@ -407,7 +407,8 @@ export class CCompile extends Context.Service<CCompile, {
           if (tmpDep !== undefined) yield* Effect.promise(() => fsp.rm(tmpDep, { force: true }))
           if (done._tag === "Unrunnable") return runLocally(done.reason)
           if (done._tag === "Failed") return done.reply
-          const read = depText === undefined ? undefined : parseDepFile(depText)
+          // Files options name count as read: one changed during the compile must not be stored.
+          const read = depText === undefined ? undefined : [...new Set([...parseDepFile(depText), ...c.keyFiles])]
           if (read === undefined || read.length === 0) {
             yield* count((s) => void bump(s.not_cached, "dependency file missing"))
             return done.reply
@@ -439,14 +440,14 @@ export class CCompile extends Context.Service<CCompile, {
         if (data === undefined) return yield* notCached("input file missing")
         if (c.language === "assembler" && assemblerReadsFiles(data.toString("latin1"))) return yield* notCached(ASSEMBLER_READS_FILES)
         sourceDigest = createHash("sha256").update(data).digest("hex")
-        read = [c.input]
+        read = [c.input, ...c.keyFiles]
       } else {
         const mapPath = view.relocatable ? view.key : undefined
         const pre = yield* jobs.withToken(runner.preprocess(req.exe, c.preprocessArgs, { cwd: req.cwd, env: req.env, ...(mapPath ? { mapPath } : {}) })).pipe(Effect.result)
         if (pre._tag === "Failure" || pre.success.exitCode !== 0) return yield* notCached("preprocessing failed")
         if (pre.success.incbin) return yield* notCached(ASSEMBLER_READS_FILES)
         sourceDigest = pre.success.digest
-        read = [c.input, ...[...pre.success.includes].filter((f) => f !== c.input)]
+        read = [...new Set([c.input, ...pre.success.includes, ...c.keyFiles])]
       }
       const key = cKey({
         compiler,
