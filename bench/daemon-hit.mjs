@@ -180,10 +180,12 @@ export async function daemonHit({ hits = 200 } = {}) {
     return { perHit }
   })
   const names = new Set(traced.perHit.flatMap((h) => [...h.keys()]))
-  const avg = (t) => (t.count === 0 ? undefined : t.totalMs / t.count)
+  const directHits = Object.values(plain.stats.direct_hits.counts).reduce((a, b) => a + b, 0)
+  // sccache's JSON gives totals ({secs, nanos}); each hit restored its outputs once.
+  const avg = (t) => (directHits === 0 ? undefined : (t.secs * 1e3 + t.nanos / 1e6) / directHits)
   return {
     hits,
-    directHits: Object.values(plain.stats.direct_hits.counts).reduce((a, b) => a + b, 0),
+    directHits,
     requestBytes: plain.requestBytes,
     roundTripMs: median(plain.trips),
     // The daemon's CPU time (user + system) per hit: steadier than wall time on a busy machine.

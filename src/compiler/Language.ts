@@ -55,6 +55,13 @@ export const isPreprocessed = (lang: Language): boolean =>
 export const statsLanguage = (lang: Language): string =>
   lang === "assembler" || lang === "assembler-with-cpp" ? "Assembler" : lang === "cuda" ? "CUDA" : "C/C++"
 
+/** sccache's names in `--show-adv-stats`: the language, then the compiler kind (`c [gcc]`, `c++ [msvc]`). */
+export const advLanguage = (lang: Language): string =>
+  ({ "c": "c", "cpp-output": "c", "c++": "c++", "c++-cpp-output": "c++", "objective-c": "objc", "objective-c-cpp-output": "objc",
+    "objective-c++": "objc++", "objective-c++-cpp-output": "objc++", "assembler": "asm", "assembler-with-cpp": "asm", "cuda": "cuda" } as const)[lang]
+
+export const statsKind = (lang: Language, compilerKind: string) => ({ lang: statsLanguage(lang), adv: `${advLanguage(lang)} [${compilerKind}]` })
+
 /**
  * Text that makes the assembler read other files (`.incbin "data.bin"` anywhere, inline asm
  * included; a `.include "x.s"` directive): no dependency list names them and the preprocessor

@@ -1,31 +1,10 @@
 import { randomBytes } from "node:crypto"
-import * as fss from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 
 export const TEMP_PREFIX = ".tmp-sccache-ts-"
 
 export const tempName = (): string => `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`
-
-/**
- * Up to this size the five system calls run at once, on the event loop: each would otherwise be a
- * round trip through the thread pool, which costs more than the write itself (most of a hit's time).
- */
-const SYNC_MAX = 256 * 1024
-
-const writeSmall = (file: string, tmp: string, data: Uint8Array, mode: number | undefined, signal: AbortSignal | undefined) => {
-  signal?.throwIfAborted()
-  try {
-    fss.writeFileSync(tmp, data, { flag: "wx", ...(mode === undefined ? {} : { mode }) })
-    if (mode !== undefined) fss.chmodSync(tmp, mode)
-    fss.renameSync(tmp, file)
-  } catch (e) {
-    try {
-      fss.rmSync(tmp, { force: true })
-    } catch { /* the write's own error is the one to report */ }
-    throw e
-  }
-}
 
 /**
  * Writes a private temp file beside `file`, then renames it into place: readers see the old file
@@ -37,7 +16,6 @@ export const writeFileAtomically = async (
   opts: { readonly mode?: number; readonly signal?: AbortSignal } = {}
 ): Promise<void> => {
   const tmp = path.join(path.dirname(file), tempName())
-  if (data.length <= SYNC_MAX) return writeSmall(file, tmp, data, opts.mode, opts.signal)
   try {
     await fs.writeFile(tmp, data, { flag: "wx", ...(opts.mode === undefined ? {} : { mode: opts.mode }) })
     // Explicitly, because the writer's umask is not necessarily that of who asked for the file.

@@ -31,8 +31,10 @@ const openJobserver = (file: string, access: number): number | undefined => {
 
 /** A FIFO holding `tokens` tokens, unlinked at once: children reach it through /proc. */
 const makeFifo = (tokens: number): number | undefined => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sccache-ts-jobserver-"))
+  let dir: string | undefined
   try {
+    // Inside the try: an unwritable TMPDIR means the in-process pool, not a daemon that can't start.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sccache-ts-jobserver-"))
     const file = path.join(dir, "fifo")
     if (spawnSync("mkfifo", ["-m", "600", file], { stdio: "ignore" }).status !== 0) return undefined
     const fd = openJobserver(file, fs.constants.O_RDWR)
@@ -41,7 +43,7 @@ const makeFifo = (tokens: number): number | undefined => {
   } catch {
     return undefined
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 

@@ -10,7 +10,13 @@ export interface MemoryTierOptions {
   readonly refreshMs: number
 }
 
-export const MEMORY_TIER: MemoryTierOptions = { maxBytes: 64 * 1024 * 1024, maxBlob: 4 * 1024 * 1024, refreshMs: 10 * 60 * 1000 }
+/**
+ * Small on purpose: blobs, and what `decodedOnce` decoded from them (a few times their size), live
+ * outside V8's heap, and every compiler the daemon forks pays for the daemon's memory outside it
+ * (measured here: about 0.4 ms per MiB on each spawn, on a VM). The entries and manifests of a
+ * thousand small objects fit in 4 MiB.
+ */
+export const MEMORY_TIER: MemoryTierOptions = { maxBytes: 4 * 1024 * 1024, maxBlob: 512 * 1024, refreshMs: 10 * 60 * 1000 }
 
 interface Held {
   readonly blob: Uint8Array
@@ -100,11 +106,14 @@ export const MemoryTier = {
  * kept: it is counted every time.
  */
 export const decodedOnce = <R>(decode: (key: string, blob: Uint8Array) => Promise<R>) => {
-  const done = new WeakMap<Uint8Array, R>()
+  // By key too: an entry decodes only under the key inside it, and a blob held for one key must
+  // not vouch for another.
+  const done = new WeakMap<Uint8Array, { readonly key: string; readonly value: R }>()
   return async (key: string, blob: Uint8Array): Promise<R> => {
-    if (done.has(blob)) return done.get(blob)!
+    const known = done.get(blob)
+    if (known !== undefined && known.key === key) return known.value
     const r = await decode(key, blob)
-    if (r !== undefined && !(r instanceof Error)) done.set(blob, r)
+    if (r !== undefined && !(r instanceof Error)) done.set(blob, { key, value: r })
     return r
   }
 }
