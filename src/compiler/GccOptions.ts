@@ -291,12 +291,17 @@ export const colorChoiceOf = (o: ParsedOption): ColorChoice | undefined =>
 export const FORCE_COLORS = "-fdiagnostics-color=always"
 
 /**
- * Pure: does the plain compiler color its diagnostics here? With "auto" (the default) it does when
- * its stderr is a terminal that can show colors; gcc 12 and clang 14 don't read NO_COLOR or
- * CLICOLOR_FORCE, and an empty GCC_COLORS (which turns gcc's colors off) is in the key.
+ * Pure: are diagnostics shown in color? An explicit flag decides; with "auto" (the default) the
+ * conventions of no-color.org and CLICOLOR_FORCE come first (gcc 12 and clang 14 read neither,
+ * so a plain compile there may differ: the user's stated wish wins), then a terminal that can show
+ * colors. An empty GCC_COLORS (gcc's own off switch) is in the key, so the stored text has none.
  */
-export const showsColors = (choice: ColorChoice, stderrTty: boolean, env: Readonly<Record<string, string>>): boolean =>
-  choice === "always" || (choice === "auto" && stderrTty && env["TERM"] !== undefined && env["TERM"] !== "dumb")
+export const showsColors = (choice: ColorChoice, stderrTty: boolean, env: Readonly<Record<string, string>>): boolean => {
+  if (choice !== "auto") return choice === "always"
+  if ((env["NO_COLOR"] ?? "") !== "") return false
+  if ((env["CLICOLOR_FORCE"] ?? "0") !== "0") return true
+  return stderrTty && env["TERM"] !== undefined && env["TERM"] !== "dumb"
+}
 
 /** Pure: diagnostics without their colors (SGR and erase-line sequences) or hyperlinks. */
 export const stripColors = (text: Uint8Array): Buffer =>

@@ -58,7 +58,7 @@ export class Explain extends Context.Service<Explain, {
       }
       const args = expandResponseFiles(req.args, readUtf8(req.cwd))
       if (args === undefined) return ["not cacheable: response files nested too deep"]
-      const parsed = parseGccArgs(args, info.success.family)
+      const parsed = parseGccArgs(args, info.success.family, req.env)
       if (parsed._tag === "NotCacheable") return [`not cacheable: ${parsed.reason}`]
       const c = parsed.compilation
       const env = withExtraFiles(req.env, req.cwd, digestOf)

@@ -292,11 +292,13 @@ describe("C/C++ diagnostics: colors on a terminal, plain in a pipe, one cache en
   })
   afterAll(() => sb.stop())
 
+  // The build's own color wishes stay out of this test's environment.
+  const termEnv = () => ({ ...sb.env, TERM: "xterm", NO_COLOR: undefined, CLICOLOR_FORCE: undefined, GCC_COLORS: undefined })
   const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`
   /** Runs a command under a pseudo-terminal (util-linux script), as a developer's shell does. */
   const onTerminal = (cwd: string, argv: Array<string>) =>
-    run("script", ["-qec", argv.map(quote).join(" "), "/dev/null"], { cwd, env: { ...sb.env, TERM: "xterm" } })
-  const inPipe = (cwd: string, argv: Array<string>) => run(argv[0]!, argv.slice(1), { cwd, env: { ...sb.env, TERM: "xterm" } })
+    run("script", ["-qec", argv.map(quote).join(" "), "/dev/null"], { cwd, env: termEnv() })
+  const inPipe = (cwd: string, argv: Array<string>) => run(argv[0]!, argv.slice(1), { cwd, env: termEnv() })
   const ESC = "\x1b"
 
   it.each([
@@ -331,6 +333,21 @@ describe("C/C++ diagnostics: colors on a terminal, plain in a pipe, one cache en
     expect(onTerminal(dir, [BIN, "gcc", "-Wall", "-O2", "-fdiagnostics-color=always", "-c", "w.c"]).code).toBe(0)
     expect(onTerminal(dir, [BIN, "gcc", "-Wall", "-O2", "-c", "w.c"]).code).toBe(0)
     expect(counts(sb)).toMatchObject({ misses: before.misses + 1, hits: before.hits + 2 })
+  })
+
+  it("NO_COLOR keeps a terminal plain and CLICOLOR_FORCE colors a pipe, from one entry", async () => {
+    const dir = folder(sb, "colors-env", { "w.c": "int f(int a) { int x; if (a) x = 1; return x + 1 / 0; } /* env */\n" })
+    await sleep(20)
+    const args = ["-Wall", "-O2", "-c", "w.c"]
+    const colored = inPipe(dir, ["gcc", ...args, "-fdiagnostics-color=always"]).stderr.toString("latin1")
+    const plain = inPipe(dir, ["gcc", ...args]).stderr.toString("latin1")
+    expect(colored).toContain(ESC)
+    const before = counts(sb)
+    const noColor = run("script", ["-qec", [BIN, "gcc", ...args].join(" "), "/dev/null"], { cwd: dir, env: { ...termEnv(), NO_COLOR: "1" } })
+    expect(noColor.stdout.toString("latin1")).toBe(plain.replace(/\n/g, "\r\n"))
+    const forced = run(BIN, ["gcc", ...args], { cwd: dir, env: { ...termEnv(), CLICOLOR_FORCE: "1" } })
+    expect(forced.stderr.toString("latin1")).toBe(colored)
+    expect(counts(sb)).toMatchObject({ misses: before.misses + 1, hits: before.hits + 1 })
   })
 
   it("a failing compile shows the compiler's colored errors on a terminal", async () => {

@@ -188,6 +188,12 @@ describe("diagnostic colors", () => {
     expect(showsColors("auto", true, {})).toBe(false)
     expect(showsColors("always", false, {})).toBe(true)
     expect(showsColors("never", true, term)).toBe(false)
+    // The conventions: NO_COLOR turns them off, CLICOLOR_FORCE on, both only where no flag decides.
+    expect(showsColors("auto", true, { ...term, NO_COLOR: "1" })).toBe(false)
+    expect(showsColors("auto", false, { CLICOLOR_FORCE: "1" })).toBe(true)
+    expect(showsColors("auto", false, { CLICOLOR_FORCE: "0" })).toBe(false)
+    expect(showsColors("auto", true, { ...term, NO_COLOR: "1", CLICOLOR_FORCE: "1" })).toBe(false)
+    expect(showsColors("always", false, { NO_COLOR: "1" })).toBe(true)
   })
 
   it("strip to exactly the text without colors", () => {

@@ -59,7 +59,8 @@ const dependOn = (req: CompileRequest, c: GccCompilation, args: ReadonlyArray<st
       Effect.promise(async () => {
         const depText = await fsp.readFile(path.resolve(req.cwd, tmpDep ?? c.dep!.file), "utf8").catch(() => undefined)
         if (tmpDep !== undefined) await fsp.rm(tmpDep, { force: true })
-        return { out, read: depText === undefined ? undefined : parseDepFile(depText) }
+        // Files options name count as read: one changed during the compile must not be stored.
+        return { out, read: depText === undefined ? undefined : [...new Set([...parseDepFile(depText), ...c.keyFiles])] }
       })
   }
 }
@@ -91,14 +92,14 @@ export const gccFamily = Effect.gen(function*() {
         if (data === undefined) return skip("input file missing")
         if (c.language === "assembler" && assemblerReadsFiles(data.toString("latin1"))) return skip(ASSEMBLER_READS_FILES)
         sourceDigest = createHash("sha256").update(data).digest("hex")
-        read = [c.input]
+        read = [c.input, ...c.keyFiles]
       } else {
         const mapPath = view.relocatable ? view.key : undefined
         const pre = yield* jobs.withToken(runner.preprocess(req.exe, c.preprocessArgs, { cwd: req.cwd, env: req.env, ...(mapPath ? { mapPath } : {}) })).pipe(Effect.result)
         if (pre._tag === "Failure" || pre.success.exitCode !== 0) return skip("preprocessing failed")
         if (pre.success.incbin) return skip(ASSEMBLER_READS_FILES)
         sourceDigest = pre.success.digest
-        read = [c.input, ...[...pre.success.includes].filter((f) => f !== c.input)]
+        read = [...new Set([c.input, ...pre.success.includes, ...c.keyFiles])]
       }
       const key = cKey({
         compiler,
