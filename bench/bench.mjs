@@ -5,7 +5,7 @@
 // small files sharing a header), then measures, in ONE run with the configurations interleaved round by
 // round (so noise on this shared machine hits them all alike), the ms per compile of:
 //   plain compiler; sccache-ts cold and hit; ccache cold and hit (direct mode, its default);
-//   Debian's sccache (0.4) cold and hit; and the floors: /bin/true fork+exec, a bare `node` start.
+//   Debian's sccache (0.4) cold and hit; and the floors: /bin/true fork+exec, bare `node` and `bun` starts.
 // Every round starts each cache empty (fresh cache dirs, fresh daemons); daemon start is not part of
 // the cold figures and is reported separately as sccache-ts' first compile. Cached outputs are checked
 // byte for byte against the plain compiler's, and the hit/miss counters of each tool are checked.
@@ -29,6 +29,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const STS_BIN = path.join(ROOT, "bin", "sccache-ts")
 const CCACHE_BIN = "/usr/bin/ccache"
 const SCCACHE_BIN = "/usr/bin/sccache"
+/** The package's Bun, which the launcher runs the client on (absent: the client runs on Node). */
+const BUN_BIN = [path.join(ROOT, "node_modules", "bun", "bin", "bun.exe")].find((p) => fs.existsSync(p))
 const IDLE_TIMEOUT = "300" // daemons we start exit by themselves if the bench is killed hard
 
 // ───────────────────────────── options ─────────────────────────────
@@ -668,7 +670,7 @@ function cppSmallScenario() {
   }
 }
 
-/** The floors: fork+exec of /bin/true, and a bare start of the repo's Node on an empty script. */
+/** The floors: fork+exec of /bin/true, and bare starts of the package's Bun (the client) and Node (the daemon). */
 function floorsScenario() {
   return {
     id: "floors",
@@ -683,6 +685,9 @@ function floorsScenario() {
       for (let i = 0; i < 20; i++) t.samples.push(timed("/bin/true", [], { cwd: ctx.tmp, env: cleanEnv() }))
       const n = row(ctx, "floors", "node", `bare node start, empty .mjs (Node ${ctx.versions.node})`, 2)
       for (let i = 0; i < 10; i++) n.samples.push(timed(ctx.nodeBin, [this.empty], { cwd: ctx.tmp, env: cleanEnv() }))
+      if (ctx.bunBin === undefined) return
+      const b = row(ctx, "floors", "bun", `bare bun start, empty .mjs, as the launcher runs it (Bun ${ctx.versions.bun})`, 3)
+      for (let i = 0; i < 10; i++) b.samples.push(timed(ctx.bunBin, [...BUN_FLAGS, this.empty], { cwd: ctx.tmp, env: cleanEnv() }))
     }
   }
 }
@@ -694,11 +699,19 @@ const ECHO_SERVER = `const net = require("node:net"); const path = process.argv[
 const reply = Buffer.from(JSON.stringify({ type: "ok" })); const head = Buffer.alloc(4); head.writeUInt32BE(reply.length)
 net.createServer((c) => c.once("data", () => c.end(Buffer.concat([head, reply])))).listen(path, () => process.stdout.write("ready\\n"))`
 
-/** The client's floor: start Node, load node:net, send one frame, read one back. */
+/** The client's floor on Node: start Node, load node:net, send one frame, read one back. */
 const FLOOR_CLIENT = `import net from "node:net"
 const body = Buffer.from(JSON.stringify({ type: "stats", build: "bench" })); const head = Buffer.alloc(4); head.writeUInt32BE(body.length)
 const c = net.createConnection(process.argv[2], () => c.write(Buffer.concat([head, body]))); c.on("data", () => c.destroy())
 `
+
+/** The same on Bun, with its own socket API (as the client uses it). */
+const FLOOR_CLIENT_BUN = `const body = Buffer.from(JSON.stringify({ type: "stats", build: "bench" })); const head = Buffer.alloc(4); head.writeUInt32BE(body.length)
+await Bun.connect({ unix: process.argv[2], socket: { open: (s) => s.write(Buffer.concat([head, body])), data: (s) => s.end() } })
+`
+
+/** What the launcher passes Bun: no .env file, no bunfig.toml from the build directory. */
+const BUN_FLAGS = ["--no-env-file", "--config=/dev/null"]
 
 /**
  * A hit on the small C file, split into: the client's floor (Node start + one socket round trip to a
@@ -715,6 +728,7 @@ function hitBreakdownScenario() {
       write(path.join(this.dir, "one.c"), cSource(0))
       fs.cpSync(path.join(ctx.tmp, "c", "include"), path.join(this.dir, "include"), { recursive: true })
       write(path.join(this.dir, "floor.mjs"), FLOOR_CLIENT)
+      write(path.join(this.dir, "floor-bun.mjs"), FLOOR_CLIENT_BUN)
       const sock = path.join(ctx.tmp, "echo.sock")
       this.echo = spawn(ctx.nodeBin, ["-e", ECHO_SERVER, sock], { stdio: ["ignore", "pipe", "inherit"] })
       this.echoSock = sock
@@ -728,9 +742,15 @@ function hitBreakdownScenario() {
         timed(STS_BIN, args, { cwd: this.dir, env, what: "breakdown miss" })
         spawnSync("sleep", ["0.3"]) // the entry and manifest are written after the reply
         run(STS_BIN, ["--zero-stats"], { env })
-        const hit = row(ctx, "breakdown", "hit", "sccache-ts hit, whole", 1)
+        const hit = row(ctx, "breakdown", "hit", "sccache-ts hit, whole (client on Bun)", 1)
         for (let i = 0; i < 10; i++) hit.samples.push(timed(STS_BIN, args, { cwd: this.dir, env, what: "breakdown hit" }))
-        const floor = row(ctx, "breakdown", "floor", "  client floor: node start + one socket round trip", 2)
+        if (ctx.bunBin !== undefined) {
+          const bunFloor = row(ctx, "breakdown", "floor-bun", "  client start: bun start + one socket round trip (Bun.connect)", 2)
+          for (let i = 0; i < 10; i++) bunFloor.samples.push(timed(ctx.bunBin, [...BUN_FLAGS, "floor-bun.mjs", this.echoSock], { cwd: this.dir, env: cleanEnv() }))
+        }
+        const nodeHit = row(ctx, "breakdown", "hit-node", "sccache-ts hit, whole (client on Node: SCCACHE_TS_RUNTIME=node)", 5)
+        for (let i = 0; i < 10; i++) nodeHit.samples.push(timed(STS_BIN, args, { cwd: this.dir, env: { ...env, SCCACHE_TS_RUNTIME: "node" }, what: "breakdown hit on node" }))
+        const floor = row(ctx, "breakdown", "floor", "  client start on Node: node start + one socket round trip", 6)
         for (let i = 0; i < 10; i++) floor.samples.push(timed(ctx.nodeBin, ["floor.mjs", this.echoSock], { cwd: this.dir, env: cleanEnv() }))
         const s = JSON.parse(run(STS_BIN, ["--show-stats", "--stats-format", "json"], { env })).stats
         const direct = Object.values(s.direct_hits.counts).reduce((a, b) => a + b, 0)
@@ -739,7 +759,7 @@ function hitBreakdownScenario() {
         const avg = (t) => (hits === 0 ? undefined : (t.secs * 1e3 + t.nanos / 1e6) / hits)
         row(ctx, "breakdown", "daemon", "  daemon work (its own timing)", 3).samples.push(avg(s.cache_read_hit_duration))
         row(ctx, "breakdown", "write", "    of which writing the outputs", 4).samples.push(avg(s.output_write_duration))
-        if (direct !== 10) ctx.notes.push(`breakdown: ${direct} of 10 hits were direct-mode hits  ← UNEXPECTED`)
+        if (direct !== 20) ctx.notes.push(`breakdown: ${direct} of 20 hits were direct-mode hits  ← UNEXPECTED`)
       } finally {
         run(STS_BIN, ["--stop-server"], { env, allowFail: true })
       }
@@ -1144,6 +1164,8 @@ function summary(ctx) {
     { name: "C cold 40-file build: sccache-ts cold / plain gcc", value: ratio(m("c-build", "sccache-ts|cold"), m("c-build", "plain|plain")), target: 1.1, op: "<=" },
     { name: "C cold 40-file build: sccache-ts cold / ccache cold", value: ratio(m("c-build", "sccache-ts|cold"), m("c-build", "ccache|cold")), target: 1, op: "<" },
     { name: "C hit: client floor (node + one socket round trip) / bare node (info)", value: ratio(m("breakdown", "floor"), m("floors", "node")) },
+    { name: "C hit: sccache-ts hit on Bun / on Node (info)", value: ratio(m("breakdown", "hit"), m("breakdown", "hit-node")) },
+    { name: "C hit: client start on Bun / bare bun (info)", value: ratio(m("breakdown", "floor-bun"), m("floors", "bun")) },
     { name: "Second checkout with SCCACHE_BASEDIRS: share of hits", value: ctx.secondCheckout && ctx.secondCheckout.hits / ctx.secondCheckout.compiles, target: 1, op: ">=" },
     { name: "Rust warm rebuild: sccache-ts warm / sccache 0.4 warm (issue 5)", value: ratio(m("rust", "sccache-ts|hit"), m("rust", "sccache|hit")), target: 0.8, op: "<=" },
     { name: "Rust warm rebuild, fixture alone: sccache-ts / sccache 0.4 (info)", value: ratio(m("rust-fixture", "sccache-ts|hit"), m("rust-fixture", "sccache|hit")) },
@@ -1186,6 +1208,7 @@ function versions(nodeBin) {
   const first = (cmd, args) => (run(cmd, args, { allowFail: true }) ?? "").split("\n")[0].trim() || "—"
   return {
     node: first(nodeBin, ["--version"]),
+    bun: BUN_BIN === undefined ? "—" : first(BUN_BIN, ["--version"]),
     gcc: first("gcc", ["--version"]),
     "g++": first("g++", ["--version"]),
     ccache: fs.existsSync(CCACHE_BIN) ? first(CCACHE_BIN, ["--version"]) : "—",
@@ -1194,21 +1217,21 @@ function versions(nodeBin) {
   }
 }
 
-/** The Node that bin/sccache-ts runs on (its shebang): the client's floor is a bare start of that Node. */
+/** The Node the launcher runs without Bun, and the daemon's: the package's own, else this one. */
 function clientNode() {
-  const shebang = fs.readFileSync(STS_BIN, "utf8").split("\n")[0]
-  const m = /^#!\s*(\S+)/.exec(shebang)
-  return m !== null && !m[1].endsWith("/env") ? m[1] : process.execPath
+  const own = path.join(ROOT, "node_modules", "node", "bin", "node")
+  return fs.existsSync(own) ? own : process.execPath
 }
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2))
-  if (!fs.existsSync(STS_BIN)) usage(`${STS_BIN} is missing: run \`node scripts/build.mjs\` first (npm run bench does)`)
+  if (!fs.existsSync(path.join(ROOT, "dist", "client.mjs"))) usage(`dist/ is missing: run \`node scripts/build.mjs\` first (npm run bench does)`)
   const nodeBin = clientNode()
   const ctx = {
     opts,
     tmp: fs.mkdtempSync(path.join(os.tmpdir(), "sccache-ts-bench-")),
     nodeBin,
+    bunBin: BUN_BIN,
     versions: versions(nodeBin),
     sections: [],
     rows: new Map(),

@@ -1,7 +1,6 @@
-// Builds bin/sccache-ts (the client's hot path: one file, no Effect, started for every compile)
-// and dist/ (what it loads only when needed: the rest of the client, the commands, the daemon).
-// bin/sccache-ts names in its shebang the Node that runs this build: the repository's pinned
-// Node 24, never the system's.
+// Builds dist/client.mjs (the client: one file, no Effect, started for every compile, run by the
+// committed launcher bin/sccache-ts) and the parts it loads only when needed: the commands and
+// the daemon. Nothing built names a path of this machine: the launcher finds its runtime itself.
 import { build } from "esbuild"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -23,8 +22,8 @@ const walk = (dir) => {
 walk(path.join(root, "src"))
 const buildId = digest.digest("hex").slice(0, 12)
 
-/** The modules the entry point imports lazily: built into dist/, referenced from bin/ at run time. */
-const LAZY = { "client/ClientMain.ts": "ClientMain", "client/Commands.ts": "Commands", "daemon/DaemonMain.ts": "DaemonMain" }
+/** The modules the entry point imports lazily: built into dist/, referenced from the client at run time. */
+const LAZY = { "client/Commands.ts": "Commands", "daemon/DaemonMain.ts": "DaemonMain" }
 
 const common = {
   bundle: true,
@@ -50,22 +49,20 @@ await build({
   chunkNames: "chunks/[name]-[hash]"
 })
 
-const bin = path.join(root, "bin", "sccache-ts")
-fs.mkdirSync(path.dirname(bin), { recursive: true })
 await build({
   ...common,
+  // Parses on Nodes too old to run it, so that they get a clear error instead of a SyntaxError.
+  target: "node18",
   entryPoints: [path.join(root, "src", "bin", "main.ts")],
-  outfile: bin,
-  banner: { js: `#!${process.execPath}` },
+  outfile: path.join(root, "dist", "client.mjs"),
   plugins: [{
     name: "lazy-dist",
     setup(b) {
-      b.onResolve({ filter: /(ClientMain|Commands|DaemonMain)\.ts$/ }, (args) => {
+      b.onResolve({ filter: /(Commands|DaemonMain)\.ts$/ }, (args) => {
         const rel = path.relative(path.join(root, "src"), path.resolve(args.resolveDir, args.path))
-        return LAZY[rel] ? { path: `../dist/${LAZY[rel]}.js`, external: true } : undefined
+        return LAZY[rel] ? { path: `./${LAZY[rel]}.js`, external: true } : undefined
       })
     }
   }]
 })
-fs.chmodSync(bin, 0o755)
-console.error(`built ${pkg.version}+${buildId} → bin/sccache-ts, dist/ (node ${process.version})`)
+console.error(`built ${pkg.version}+${buildId} → dist/ (node ${process.version})`)

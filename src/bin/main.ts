@@ -1,73 +1,124 @@
 /**
- * The one entry point: a compile (`sccache-ts gcc …`, or a symlink named like the compiler), a
- * command (`--show-stats` …), or the daemon itself (SCCACHE_START_SERVER=1).
+ * The one entry point, run by the launcher (bin/sccache-ts) as `<runtime> dist/client.mjs <invoked
+ * name> <args…>`: a compile (`sccache-ts gcc …`, or a symlink named like the compiler), a command
+ * (`--show-stats` …), or the daemon itself (SCCACHE_START_SERVER=1, on Node).
  *
- * A compile's hot path (one request to a running daemon, then replaying its answer, or running
- * the compiler here when the daemon says it is not for the cache) loads no Effect at all: Node's
- * start is most of a hit's cost, and every module adds to it. Everything else (starting a daemon,
- * the commands) is imported when needed.
+ * A compile's whole path (ask the daemon, start one if none answers, replay its answer or run the
+ * compiler here) loads no Effect at all and, on Bun, almost no `node:` module: the runtime's start
+ * is most of a hit's cost, and every module adds to it. The commands and the daemon are imported
+ * when needed. The bundle parses on old Nodes too, so that one gets a clear error, not a SyntaxError.
  */
-import { enableCompileCache } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
-import { compileRequest, exchange, type Exchanged, replay } from "../client/Exchange.ts"
-import { dropOwnNames, isOwnName, resolveCompiler } from "../client/ResolveCompiler.ts"
-import { runHere } from "../client/RunHere.ts"
 import { socketPath } from "../config/SocketPath.ts"
+import { ask, nodeIsRecentEnough, TOO_OLD_NODE, warn } from "../client/Daemon.ts"
+import { compileRequest, replay } from "../client/Exchange.ts"
+import { dropOwnNames, isOwnName, resolveCompiler } from "../client/ResolveCompiler.ts"
+import { hasLossyBytes, runHere } from "../client/RunHere.ts"
+import { runtimeName } from "../client/Runtime.ts"
+import * as fs from "node:fs"
 
 const env = process.env as Record<string, string>
-const entry = fileURLToPath(import.meta.url)
-const self = process.argv[1]!
+/** This bundle: a daemon runs it too. */
+const entry = process.argv[1]!
+/** The name we were invoked by (the launcher's $0): `sccache-ts`, `sccache`, or a compiler's. */
+const self = process.argv[2] ?? "sccache-ts"
+const argv = process.argv.slice(3)
+
+const NEEDS_NODE = "needs Node ≥ 22.19 (or the package's Bun)"
+const tooOldNode = runtimeName === "node" && !nodeIsRecentEnough(process.versions.node)
 
 /**
- * Imports a module of dist/ (the Effect client, the commands, the daemon), which Node then parses
- * once and caches. Not on the hot path: a hit never gets here, and the cache costs a millisecond.
+ * Imports a module of dist/ (the commands, the daemon), which Node then parses once and caches.
+ * Not on the hot path: a compile never gets here.
  */
-const lazy = <M>(load: () => Promise<M>): Promise<M> => {
-  enableCompileCache?.()
+const lazy = async <M>(load: () => Promise<M>): Promise<M> => {
+  const m = await import("node:module")
+  ;(m as { enableCompileCache?: () => void }).enableCompileCache?.()
   return load()
+}
+
+const fail = (message: string): 2 => {
+  process.stderr.write(`sccache-ts: error: ${message}\n`)
+  return 2
+}
+
+/** Whether our stderr is a terminal (compilers colour their diagnostics then): one readlink, no node:tty. */
+const stderrIsTty = (): boolean => {
+  try {
+    return /^\/dev\/(pts\/|tty|console)/.test(fs.readlinkSync("/proc/self/fd/2"))
+  } catch {
+    return false
+  }
 }
 
 const compile = async (compiler: string, args: ReadonlyArray<string>): Promise<number> => {
   const exe = resolveCompiler(compiler, env["PATH"], process.cwd(), self)
-  if (exe === undefined) {
-    process.stderr.write(`sccache-ts: error: cannot find compiler "${compiler}"\n`)
+  if (exe === undefined) return fail(`cannot find compiler "${compiler}"`)
+  const lossy = hasLossyBytes(process.argv, env)
+  // No runtime fit for sccache-ts: say so and fail, but the compile still runs and leaves its outputs.
+  const broken = async (message: string) => {
+    fail(message)
+    await runHere(exe, args, lossy)
     return 2
   }
-  const request = compileRequest(exe, args, env)
-  let first: Exchanged | undefined
-  if (env["SCCACHE_DISABLE"] !== "1") {
-    first = await exchange(socketPath(env), request)
-    if (first._tag === "Answer" && first.response.type === "compiled") return replay(first.response)
-    if (first._tag === "Answer" && first.response.type === "run-locally") return runHere(exe, args)
+  if (tooOldNode) return broken(`Node ${process.version} is too old: sccache-ts ${NEEDS_NODE}`)
+  if (env["SCCACHE_DISABLE"] === "1") return runHere(exe, args, lossy)
+  const request = compileRequest(exe, args, env, { lossy, stderrTty: stderrIsTty() })
+  const asked = await ask(socketPath(env), request, { env, entry, start: true })
+  if (asked._tag === "Answer" && asked.response.type === "compiled") return replay(asked.response)
+  if (asked._tag === "Answer" && asked.response.type === "run-locally") return runHere(exe, args, lossy)
+  if (asked._tag === "Unavailable" && asked.noRuntime) return broken(asked.reason)
+  warn(env, `compiling ${exe} here, without the cache: ${describe(asked)}`)
+  return runHere(exe, args, lossy)
+}
+
+const describe = (asked: Awaited<ReturnType<typeof ask>>): string => {
+  switch (asked._tag) {
+    case "Answer":
+      return asked.response.type === "error" ? `the daemon answered: ${asked.response.message}` : `the daemon answered ${asked.response.type}`
+    case "NoDaemon":
+      return `no daemon (${asked.code})`
+    case "Lost":
+      return `the daemon went away (${asked.message})`
+    case "Silent":
+      return "the daemon sent nothing for 10 s"
+    case "Unavailable":
+      return asked.reason
   }
-  const { runCompile } = await lazy(() => import("../client/ClientMain.ts"))
-  return runCompile(request, first, env, entry)
 }
 
 const main = async (): Promise<number> => {
   if (env["SCCACHE_START_SERVER"] === "1") {
+    if (runtimeName !== "node" || tooOldNode) {
+      process.stderr.write(`sccache-ts: error: the daemon ${NEEDS_NODE.replace(" (or the package's Bun)", "")}; this is ${runtimeName} ${process.version}\n`)
+      return TOO_OLD_NODE
+    }
     const { runDaemon } = await lazy(() => import("../daemon/DaemonMain.ts"))
     return runDaemon(env)
   }
-  if (!isOwnName(self)) return compile(path.basename(self), process.argv.slice(2))
-  const args = dropOwnNames(process.argv.slice(2), self)
+  if (!isOwnName(self)) return compile(path.basename(self), argv)
+  const args = dropOwnNames(argv, self)
   if (args.length > 0 && !args[0]!.startsWith("-")) return compile(args[0]!, args.slice(1))
+  if (tooOldNode) return fail(`Node ${process.version} is too old: sccache-ts ${NEEDS_NODE}`)
   const { parseCommand, runCommandMain } = await lazy(() => import("../client/Commands.ts"))
   const cmd = parseCommand(args)
-  if (cmd._tag === "UsageError") {
-    process.stderr.write(`sccache-ts: error: ${cmd.message}\n`)
-    return 2
-  }
+  if (cmd._tag === "UsageError") return fail(cmd.message)
   return runCommandMain(cmd, env, entry)
 }
 
+// A runtime exits once nothing is pending: if a bug ever left main waiting on nothing, the build
+// must see a failure, never a silent success without an object.
+let finished = false
+process.on("exit", () => {
+  if (!finished) process.exitCode = fail("internal error: the client stopped before it was done")
+})
 main().then(
   (code) => {
+    finished = true
     process.exitCode = code
   },
   (e) => {
-    process.stderr.write(`sccache-ts: error: ${e instanceof Error ? e.message : String(e)}\n`)
-    process.exitCode = 2
+    finished = true
+    process.exitCode = fail(e instanceof Error ? e.message : String(e))
   }
 )

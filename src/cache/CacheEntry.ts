@@ -8,6 +8,9 @@ import { MAX_ENTRY_BYTES } from "../storage/Storage.ts"
 /** A blob that is not an entry of this key; the caller counts it as a miss plus a read error. */
 export class EntryCorrupt extends Data.TaggedError("EntryCorrupt")<{ readonly message: string; readonly cause?: unknown }> {}
 
+/** An entry an older sccache-ts wrote under the same key: a plain miss, which the next store replaces. */
+export class EntryOutdated extends Data.TaggedError("EntryOutdated")<{ readonly format: number }> {}
+
 /** An entry larger than any reader would accept: it is not stored. */
 export class EntryTooLarge extends Data.TaggedError("EntryTooLarge")<{ readonly size: number }> {}
 
@@ -57,6 +60,13 @@ const zstdDecompress = promisify(zlib.zstdDecompress) as (buf: Uint8Array, opts:
 const sha256 = async (data: Uint8Array): Promise<Buffer> => Buffer.from(await webcrypto.subtle.digest("SHA-256", data))
 
 /**
+ * `claimed` (a digest an entry's meta states for one of its files) if it is that data's
+ * sha256 in hex, else undefined: dependents key on it, so a shared cache's word is not enough.
+ */
+export const verifiedDigest = async (data: Uint8Array, claimed: string | undefined): Promise<string | undefined> =>
+  claimed !== undefined && claimed === (await sha256(data)).toString("hex") ? claimed : undefined
+
+/**
  * Layout: "SCTS" | format u8 | body size u64 | sha256(body) | zstd(body), where body is a u32
  * header length, the JSON header (which names the key), then stdout, stderr and each file's
  * bytes in header order. Compression and hashing run off the event loop.
@@ -97,9 +107,10 @@ const corrupt = (message: string, cause?: unknown) => new EntryCorrupt({ message
  * inflated size is bounded by the declared one (itself at most `max`) before anything is
  * allocated, the checksum covers the key, and every header field is checked.
  */
-export const decodeEntry = async (key: string, blob: Uint8Array, max: number = MAX_ENTRY_BYTES): Promise<CacheEntry | EntryCorrupt> => {
+export const decodeEntry = async (key: string, blob: Uint8Array, max: number = MAX_ENTRY_BYTES): Promise<CacheEntry | EntryCorrupt | EntryOutdated> => {
   const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength)
   if (buf.length < PREFIX || !buf.subarray(0, 4).equals(MAGIC)) return corrupt("not a cache entry")
+  if (buf[4]! < FORMAT) return new EntryOutdated({ format: buf[4]! })
   if (buf[4] !== FORMAT) return corrupt(`unknown entry format ${buf[4]}`)
   const declared = buf.readBigUInt64BE(5)
   if (declared < 4n || declared > BigInt(max)) return corrupt(`declared size ${declared} is out of bounds (at most ${max})`)

@@ -1,9 +1,10 @@
-import { Context, Deferred, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { DaemonConfig, DEFAULT_ZSTD_LEVEL } from "../config/Config.ts"
+import { makeFlights } from "../pipeline/Keyed.ts"
 import { record, Stats } from "../stats/Stats.ts"
 import { decodedOnce } from "../storage/MemoryTier.ts"
 import { Storage } from "../storage/Storage.ts"
-import { type CacheEntry, decodeEntry, encodeEntry } from "./CacheEntry.ts"
+import { type CacheEntry, decodeEntry, encodeEntry, EntryOutdated } from "./CacheEntry.ts"
 
 /** No lookup may hold a compile longer than this, whatever the backend does. */
 const LOOKUP_TIMEOUT = Duration.seconds(30)
@@ -39,10 +40,9 @@ export class EntryCache extends Context.Service<EntryCache, {
     const decode = decodedOnce(decodeEntry)
     // A lookup waits for a write of the same key that is under way: the compile right after the
     // one that stored it (the next build step, a second checkout) must see it.
-    const writing = new Map<string, Deferred.Deferred<void>>()
+    const writing = makeFlights()
     const lookupBlob = Effect.fn("EntryCache.lookupBlob")(function*(key: string, opts?: { readonly wait: boolean }) {
-      const pending = writing.get(key)
-      if (pending !== undefined && opts?.wait !== false) yield* Deferred.await(pending)
+      if (opts?.wait !== false) yield* writing.wait(key)
       return yield* storage.get(key).pipe(
           Effect.timeoutOrElse({
             duration: LOOKUP_TIMEOUT,
@@ -76,15 +76,7 @@ export class EntryCache extends Context.Service<EntryCache, {
         )
       )
     })
-    const writeLater = (keys: ReadonlyArray<string>, write: Effect.Effect<void>) =>
-      Effect.sync(() => {
-        const done = Deferred.makeUnsafe<void>()
-        for (const k of keys) writing.set(k, done)
-        return write.pipe(Effect.ensuring(Effect.sync(() => {
-          for (const k of keys) if (writing.get(k) === done) writing.delete(k)
-          Deferred.doneUnsafe(done, Effect.void)
-        })))
-      })
+    const writeLater = (keys: ReadonlyArray<string>, write: Effect.Effect<void>) => Effect.sync(() => writing.claim(keys, write))
     return EntryCache.of({
       lookupBlob,
       storeBlob,
@@ -93,6 +85,7 @@ export class EntryCache extends Context.Service<EntryCache, {
         const blob = yield* lookupBlob(key)
         if (blob === undefined) return undefined
         const entry = yield* Effect.promise(() => decode(key, blob))
+        if (entry instanceof EntryOutdated) return undefined
         if (entry instanceof Error) {
           // A corrupt entry is a miss; the compile that follows stores a good one over it.
           yield* stats.update((s) => void s.cache_read_errors++)

@@ -1,5 +1,6 @@
 import { Context, Layer } from "effect"
 import * as fs from "node:fs"
+import { assemblerReadsFiles } from "../compiler/Language.ts"
 import { hashRegularFileSync, MAX_DIGEST_BYTES } from "../fs/StreamHash.ts"
 
 export interface FileDigest {
@@ -8,7 +9,7 @@ export interface FileDigest {
   readonly timeMacros: boolean
   /** `__FILE__` or `__BASE_FILE__`: the result depends on where the file is. */
   readonly fileMacros: boolean
-  /** `.incbin`: the assembler reads a file no dependency list names. */
+  /** `.incbin` or `.include`: the assembler reads a file no dependency list names. */
   readonly incbin: boolean
   /** When the file last changed (the later of mtime and ctime), in ms. */
   readonly changedMs: number
@@ -39,7 +40,7 @@ export const scanText = (data: Buffer): Omit<FileDigest, "digest" | "changedMs">
   return {
     timeMacros: /__(DATE|TIME|TIMESTAMP)__/.test(text),
     fileMacros: /__(BASE_)?FILE__/.test(text),
-    incbin: text.includes(".incbin")
+    incbin: assemblerReadsFiles(text)
   }
 }
 

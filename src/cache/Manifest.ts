@@ -3,7 +3,7 @@ import * as path from "node:path"
 import type { CompilerInfo } from "../compiler/CompilerDetector.ts"
 import type { GccCompilation } from "../compiler/GccArgs.ts"
 import { INCLUDE_PATH_ENV } from "../compiler/GccOptions.ts"
-import { decodeEntry, encodeEntry, type EntryTooLarge } from "./CacheEntry.ts"
+import { decodeEntry, encodeEntry, EntryCorrupt, EntryOutdated, type EntryTooLarge } from "./CacheEntry.ts"
 import { KEY_ENV, keyEnv } from "./CKey.ts"
 import { KeyBuilder } from "./KeyBuilder.ts"
 
@@ -93,12 +93,13 @@ const decodeManifestJson = Schema.decodeUnknownExit(Schema.fromJsonString(Manife
 export const encodeManifest = (key: string, m: Manifest): Promise<Uint8Array | EntryTooLarge> =>
   encodeEntry(key, { files: [{ role: "manifest", mode: 0o644, data: Buffer.from(JSON.stringify(m)) }], stdout: new Uint8Array(), stderr: new Uint8Array(), exitCode: 0 })
 
-/** The manifest stored under `key`; undefined for anything else, checked field by field. */
-export const decodeManifest = async (key: string, blob: Uint8Array): Promise<Manifest | undefined> => {
+/** The manifest stored under `key`, or why the blob is not one; checked field by field. */
+export const decodeManifest = async (key: string, blob: Uint8Array): Promise<Manifest | EntryCorrupt | EntryOutdated> => {
   const entry = await decodeEntry(key, blob, MAX_MANIFEST_BYTES)
-  if (entry instanceof Error || entry.files.length !== 1 || entry.files[0]!.role !== "manifest") return undefined
+  if (entry instanceof Error) return entry
+  if (entry.files.length !== 1 || entry.files[0]!.role !== "manifest") return new EntryCorrupt({ message: "not a manifest" })
   const m = decodeManifestJson(Buffer.from(entry.files[0]!.data).toString("utf8"))
-  return Exit.isSuccess(m) ? m.value : undefined
+  return Exit.isSuccess(m) ? m.value : new EntryCorrupt({ message: "malformed manifest", cause: m.cause })
 }
 
 /** Pseudo file systems: files there lie about their size, block, or are not the user's headers. */

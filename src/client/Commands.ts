@@ -160,7 +160,7 @@ export const runCommand = (cmd: Command, env: Env) =>
       }
       case "Explain": {
         const [name, ...rest] = cmd.compiler
-        const exe = name === undefined ? undefined : resolveCompiler(name, env["PATH"], process.cwd(), process.argv[1] ?? "")
+        const exe = name === undefined ? undefined : resolveCompiler(name, env["PATH"], process.cwd(), process.argv[2] ?? "")
         if (name !== undefined && exe === undefined) return yield* fail(`cannot find compiler "${name}"`)
         const compile = exe === undefined ? {} : { compile: compileRequest(exe, rest, env) }
         const reply = yield* client.request({ type: "explain", build: BUILD_ID, ...compile }, { start: false }).pipe(Effect.result)

@@ -1,56 +1,94 @@
-import * as net from "node:net"
 import { encodeFrame, FrameReader, isBadFrame } from "../protocol/Framing.ts"
-import type { CompileRequest, Request, Response } from "../protocol/Messages.ts"
+import type { Compiled, CompileRequest, Request, Response } from "../protocol/Messages.ts"
 import { BUILD_ID } from "../version.ts"
+import { connectUnix, writeAll } from "./Runtime.ts"
 
-/** How one request went: an answer, nobody listening, or a connection that broke after the request. */
+/**
+ * How long the client listens to a silent daemon before it compiles by itself. A working daemon
+ * sends a keep-alive every second, so only a stuck one (stopped, deadlocked, swapping) hits this.
+ */
+export const SILENCE_MS = 10_000
+
+/** How one request went: an answer, nobody listening, a connection that broke, or a daemon gone quiet. */
 export type Exchanged =
   | { readonly _tag: "Answer"; readonly response: Response }
   | { readonly _tag: "NoDaemon"; readonly code: string }
   | { readonly _tag: "Lost"; readonly message: string }
+  | { readonly _tag: "Silent" }
 
-/** One request, one response over the daemon's socket. No Effect: every compile's hit runs this. */
-export const exchange = (socket: string, request: Request): Promise<Exchanged> =>
+/**
+ * One request, then the daemon's frames until the one that answers it: keep-alives only push the
+ * silence bound back. No Effect: every compile's hit runs this.
+ */
+export const exchange = (socket: string, request: Request, silenceMs = SILENCE_MS): Promise<Exchanged> =>
   new Promise((resolve) => {
-    const conn = net.createConnection(socket)
     const reader = new FrameReader()
-    let connected = false
     let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    // Bun may report a failed connect before connectUnix has even returned.
+    let close: (() => void) | undefined
     const settle = (r: Exchanged) => {
       if (settled) return
       settled = true
-      conn.destroy()
+      clearTimeout(timer)
       resolve(r)
+      close?.()
     }
-    conn.on("connect", () => {
-      connected = true
-      conn.write(encodeFrame(request))
+    const listen = () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => settle({ _tag: "Silent" }), silenceMs)
+    }
+    listen()
+    close = connectUnix(socket, {
+      open: (send) => send(encodeFrame(request)),
+      data: (chunk) => {
+        listen()
+        const frames = reader.push(chunk)
+        if (isBadFrame(frames)) return settle({ _tag: "Lost", message: frames.badFrame })
+        const answer = frames.find((f) => (f as Response).type !== "busy")
+        if (answer !== undefined) settle({ _tag: "Answer", response: answer as Response })
+      },
+      fail: (code, opened) => settle(opened ? { _tag: "Lost", message: code } : { _tag: "NoDaemon", code }),
+      end: () => settle({ _tag: "Lost", message: "daemon closed the connection" })
     })
-    conn.on("data", (chunk) => {
-      const frames = reader.push(chunk)
-      if (isBadFrame(frames)) settle({ _tag: "Lost", message: frames.badFrame })
-      else {
-        // Keep-alive frames only say the daemon is still at work; the answer is the frame after them.
-        const answer = (frames as Array<Response>).find((f) => f.type !== "busy")
-        if (answer !== undefined) settle({ _tag: "Answer", response: answer })
-      }
-    })
-    conn.on("error", (e: NodeJS.ErrnoException) =>
-      settle(connected ? { _tag: "Lost", message: e.message } : { _tag: "NoDaemon", code: e.code ?? "unknown" }))
-    conn.on("close", () => settle({ _tag: "Lost", message: "daemon closed the connection" }))
+    if (settled) close()
   })
 
-/** Writes the compiler's output as the daemon captured it, and gives its exit status. */
-export const replay = async (response: { readonly stdout: string; readonly stderr: string; readonly exitCode: number }): Promise<number> => {
-  const write = (stream: NodeJS.WriteStream, data: string) =>
-    data === "" ? Promise.resolve() : new Promise<void>((resolve) => stream.write(Buffer.from(data, "base64"), () => resolve()))
-  await write(process.stdout, response.stdout)
-  await write(process.stderr, response.stderr)
-  return response.exitCode
+/** Exit status 141: what a shell reports for a compiler killed by SIGPIPE, which we can't re-raise (ignored). */
+const BROKEN_PIPE = 141
+
+/**
+ * Writes the compiler's output as the daemon captured it and gives its exit status; a compiler that
+ * died of a signal kills us with the same one, so the shell says "Segmentation fault" as it would.
+ */
+export const replay = async (response: Compiled): Promise<number> => {
+  for (const [fd, data] of [[1, response.stdout], [2, response.stderr]] as const) {
+    if (data !== "" && !(await writeAll(fd, Buffer.from(data, "base64")))) return BROKEN_PIPE
+  }
+  return response.signal === undefined ? response.exitCode : dieOf(response.signal, response.exitCode)
+}
+
+/**
+ * Dies of `signal` (its default action), as the compiler did. If we survive it (a signal this
+ * runtime ignores, as both do SIGPIPE), the shell's convention for that death is the exit status.
+ */
+export const dieOf = async (signal: string, fallback: number): Promise<number> => {
+  process.removeAllListeners(signal)
+  try {
+    process.kill(process.pid, signal)
+  } catch { /* not a signal name this runtime knows */ }
+  const { constants } = await import("node:os")
+  const n = (constants.signals as Record<string, number>)[signal]
+  return n === undefined ? fallback : 128 + n
 }
 
 /** What the client asks for a compile: everything the daemon needs to run it as this process would. */
-export const compileRequest = (exe: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>): CompileRequest => ({
+export const compileRequest = (
+  exe: string,
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>,
+  extra: { readonly lossy: boolean; readonly stderrTty: boolean } = { lossy: false, stderrTty: false }
+): CompileRequest => ({
   type: "compile",
   build: BUILD_ID,
   exe,
@@ -59,5 +97,6 @@ export const compileRequest = (exe: string, args: ReadonlyArray<string>, env: Re
   env: env as Record<string, string>,
   umask: process.umask(),
   pid: process.pid,
-  stderrTty: process.stderr.isTTY === true
+  ...(extra.lossy ? { lossy: true } : {}),
+  stderrTty: extra.stderrTty
 })

@@ -18,8 +18,11 @@ const isExecutableFile = (p: string): boolean => {
   }
 }
 
-/** Names sccache-ts answers to itself, rather than as a compiler it masquerades as. */
-export const isOwnName = (name: string): boolean => /^sccache-ts(\.m?js)?$/.test(path.basename(name))
+/**
+ * Names sccache-ts answers to itself, rather than as a compiler it masquerades as: its own, and
+ * sccache's, so it can stand in for sccache (`RUSTC_WRAPPER=sccache`) and never forwards to one.
+ */
+export const isOwnName = (name: string): boolean => /^sccache(-ts)?$/.test(path.basename(name))
 
 /**
  * The real compiler behind a name: a path as given, or the first match on PATH that is not

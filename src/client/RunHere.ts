@@ -1,14 +1,16 @@
-import { spawn, type StdioOptions } from "node:child_process"
+import * as fs from "node:fs"
 import { jobserverAuth, reachableJobserver } from "../jobserver/JobserverAuth.ts"
+import { dieOf } from "./Exchange.ts"
+import { spawnInherit, type Stdio } from "./Runtime.ts"
 
 /**
- * The terminal, and the jobserver descriptors make or cargo gave us, under the same numbers: Node
- * marks inherited descriptors close-on-exec, and rustc warns about a jobserver it can't open.
+ * The terminal, and the jobserver descriptors make or cargo gave us, under the same numbers: the
+ * runtimes mark inherited descriptors close-on-exec, and rustc warns about a jobserver it can't open.
  */
-const stdio = (): StdioOptions => {
+const stdio = (): Stdio => {
   const auth = jobserverAuth(process.env)
-  if (auth?._tag !== "Fds" || reachableJobserver(auth, process.pid) === undefined) return "inherit"
-  const fds: Array<"inherit" | "ignore" | number> = ["inherit", "inherit", "inherit"]
+  const fds: Stdio = ["inherit", "inherit", "inherit"]
+  if (auth?._tag !== "Fds" || reachableJobserver(auth, process.pid) === undefined) return fds
   for (const fd of [auth.read, auth.write]) {
     while (fds.length <= fd) fds.push("ignore")
     fds[fd] = fd
@@ -16,24 +18,57 @@ const stdio = (): StdioOptions => {
   return fds
 }
 
+const strict = new TextDecoder("utf-8", { fatal: true })
+const isUtf8 = (bytes: Uint8Array): boolean => {
+  try {
+    strict.decode(bytes)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether argv, the environment or the working directory hold bytes that are not UTF-8: the
+ * runtime turned them into U+FFFD, so the strings we have are not what the compiler must get. Only
+ * when a U+FFFD shows up are the raw bytes read (an honest U+FFFD is valid UTF-8).
+ */
+export const hasLossyBytes = (argv: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>): boolean => {
+  const suspect = (s: string | undefined) => s !== undefined && s.includes("\uFFFD")
+  const cwd = process.cwd()
+  if (!argv.some(suspect) && !Object.entries(env).some(([k, v]) => suspect(k) || suspect(v)) && !suspect(cwd)) return false
+  try {
+    return !isUtf8(fs.readFileSync("/proc/self/cmdline")) || !isUtf8(fs.readFileSync("/proc/self/environ")) ||
+      !isUtf8(fs.readlinkSync("/proc/self/cwd", { encoding: "buffer" }))
+  } catch {
+    return true
+  }
+}
+
+const firstExisting = (paths: ReadonlyArray<string>): string | undefined => paths.find((p) => fs.existsSync(p))
+
+/**
+ * bash rebuilds the compiler's argv and environment from this process's own /proc files, byte for
+ * byte (Node and Bun spawn only strings): the last $2 arguments, every variable, and the working
+ * directory it inherits.
+ */
+const RAW_EXEC = `mapfile -d '' -t a < /proc/$1/cmdline && mapfile -d '' -t e < /proc/$1/environ && exec "$3" -i "\${e[@]}" "$4" "\${a[@]:\${#a[@]}-$2}"`
+
 /**
  * Runs the real compiler on the client's own terminal, and gives its exit status. No Effect: the
  * hot path runs it when the daemon answers that a compile is not for the cache (cargo's probes,
- * binaries, links). Output, colours and exit status are the compiler's own.
+ * binaries, links) or can't help. `raw`: argv, environment or directory are not UTF-8, so the
+ * compiler gets them from /proc as bytes. A compiler killed by a signal kills us the same way.
  */
-export const runHere = (exe: string, args: ReadonlyArray<string>): Promise<number> =>
-  new Promise((resolve) => {
-    const child = spawn(exe, args, { stdio: stdio() })
-    child.on("error", (e: NodeJS.ErrnoException) => {
-      process.stderr.write(`sccache-ts: error: cannot run ${exe}: ${e.message}\n`)
-      resolve(e.code === "ENOENT" ? 127 : 126)
-    })
-    child.on("close", (code, signal) => {
-      // Die of the same signal, so the caller sees what a direct run would have shown.
-      if (signal !== null) {
-        process.removeAllListeners(signal)
-        process.kill(process.pid, signal)
-      }
-      resolve(code ?? 1)
-    })
-  })
+export const runHere = async (exe: string, args: ReadonlyArray<string>, raw = false): Promise<number> => {
+  const bash = raw ? firstExisting(["/bin/bash", "/usr/bin/bash"]) : undefined
+  const envExe = raw ? firstExisting(["/usr/bin/env", "/bin/env"]) : undefined
+  const ran = bash !== undefined && envExe !== undefined
+    ? await spawnInherit(bash, ["--norc", "--noprofile", "-c", RAW_EXEC, "sccache-ts", String(process.pid), String(args.length), envExe, exe], stdio(), {})
+    : await spawnInherit(exe, args, stdio())
+  if (ran._tag === "NotStarted") {
+    process.stderr.write(`sccache-ts: error: cannot run ${exe}: ${ran.message}\n`)
+    return ran.code === "ENOENT" ? 127 : 126
+  }
+  return ran.signal === undefined ? ran.code : dieOf(ran.signal, ran.code)
+}

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto"
 import * as fss from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { makeMemo } from "../pipeline/Keyed.ts"
 import { CompilerRunner, type RunOptions } from "./CompilerRunner.ts"
 
 export type CompilerFamily = "gcc" | "clang" | "rustc" | "nvcc"
@@ -32,7 +33,6 @@ export class CompilerDetector extends Context.Service<CompilerDetector, {
 }>()("sccache-ts/compiler/CompilerDetector") {
   static readonly layer = Layer.effect(CompilerDetector, Effect.gen(function*() {
     const runner = yield* CompilerRunner
-    const memo = new Map<string, CompilerInfo>()
 
     const probe = Effect.fn("CompilerDetector.probe")(function*(exe: string, real: string, opts: RunOptions) {
       const bytes = yield* Effect.tryPromise({
@@ -52,6 +52,9 @@ export class CompilerDetector extends Context.Service<CompilerDetector, {
       return { family, identity, version }
     })
 
+    // Failures are not kept: a compiler being installed is asked again.
+    const memo = yield* makeMemo(({ exe, real, opts }: { exe: string; real: string; opts: RunOptions }) => probe(exe, real, opts), { capacity: 256 })
+
     return CompilerDetector.of({
       detect: Effect.fn("CompilerDetector.detect")(function*(exe, opts) {
         // Synchronous: two calls on every request, each cheaper than a trip through the thread pool.
@@ -64,11 +67,7 @@ export class CompilerDetector extends Context.Service<CompilerDetector, {
         })
         // The name matters too: clang++ is clang under another name, and behaves differently.
         const memoKey = `${exe}\0${real}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`
-        const known = memo.get(memoKey)
-        if (known !== undefined) return known
-        const info = yield* probe(exe, real, opts)
-        memo.set(memoKey, info)
-        return info
+        return yield* memo(memoKey, { exe, real, opts })
       })
     })
   }))

@@ -2,6 +2,7 @@ import { Context, Data, Effect, Layer } from "effect"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { StringDecoder } from "node:string_decoder"
+import { assemblerReadsFiles } from "./Language.ts"
 
 export class CompilerSpawnError extends Data.TaggedError("CompilerSpawnError")<{ readonly exe: string; readonly message: string }> {}
 
@@ -25,7 +26,7 @@ export interface PreprocessOutput {
   readonly stderr: Buffer
   /** Files named by the `# <line> "<file>"` markers: the headers this compile read. */
   readonly includes: ReadonlySet<string>
-  /** The text holds `.incbin`: the assembler will read a file the key knows nothing of. */
+  /** The text holds `.incbin` or `.include`: the assembler will read a file the key knows nothing of. */
   readonly incbin: boolean
 }
 
@@ -65,7 +66,7 @@ export class PreprocessedText {
     return this.hash.digest("hex")
   }
   private lines(text: string): void {
-    if (!this.incbin && text.includes(".incbin")) this.incbin = true
+    if (!this.incbin && assemblerReadsFiles(text)) this.incbin = true
     let from = 0
     let at = text.startsWith("# ") ? 0 : nextMarker(text, 0)
     while (at >= 0) {

@@ -150,12 +150,12 @@ export const parseGccArgs = (
       if (compileMode !== "-S") compileMode = arg
       continue
     }
-    if (arg === "-o" || (arg.startsWith("-o") && arg.length > 2)) {
-      output = value ?? arg.slice(2)
+    if (opt?.name === "-o") {
+      output = opt.value
       continue
     }
-    if (arg === "-x" || (arg.startsWith("-x") && arg.length > 2)) {
-      const name = value ?? arg.slice(2)
+    if (opt?.name === "-x") {
+      const name = opt.value!
       if (name === "none") xLanguage = "none"
       else {
         const lang = languageOfX(name)
@@ -174,14 +174,13 @@ export const parseGccArgs = (
       directArgs.push(arg)
       continue
     }
-    if (arg === "-MF" || arg.startsWith("-MF")) {
-      depFile = value ?? arg.slice(3)
+    if (opt?.name === "-MF") {
+      depFile = opt.value
       continue
     }
-    if (arg === "-MT" || arg === "-MQ" || arg.startsWith("-MT") || arg.startsWith("-MQ")) {
-      const flag = arg.slice(0, 3)
-      depTargets.push(flag, value ?? arg.slice(3))
-      directArgs.push(flag, value ?? arg.slice(3))
+    if (opt?.name === "-MT" || opt?.name === "-MQ") {
+      depTargets.push(opt.name, opt.value!)
+      directArgs.push(opt.name, opt.value!)
       continue
     }
     if (arg === "-MP" || arg === "-MG") {

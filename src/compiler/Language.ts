@@ -55,9 +55,19 @@ export const isPreprocessed = (lang: Language): boolean =>
 export const statsLanguage = (lang: Language): string =>
   lang === "assembler" || lang === "assembler-with-cpp" ? "Assembler" : lang === "cuda" ? "CUDA" : "C/C++"
 
+/** sccache's names in `--show-adv-stats`: the language, then the compiler kind (`c [gcc]`, `c++ [msvc]`). */
+export const advLanguage = (lang: Language): string =>
+  ({ "c": "c", "cpp-output": "c", "c++": "c++", "c++-cpp-output": "c++", "objective-c": "objc", "objective-c-cpp-output": "objc",
+    "objective-c++": "objc++", "objective-c++-cpp-output": "objc++", "assembler": "asm", "assembler-with-cpp": "asm", "cuda": "cuda" } as const)[lang]
+
+export const statsKind = (lang: Language, compilerKind: string) => ({ lang: statsLanguage(lang), adv: `${advLanguage(lang)} [${compilerKind}]` })
+
 /**
- * Assembler that reads other files (`.incbin "data.bin"`, `.include "x.s"`): when the text is hashed
- * as it is, those files are not in the key, so such a compile is not cacheable.
+ * Text that makes the assembler read other files (`.incbin "data.bin"` anywhere, inline asm
+ * included; a `.include "x.s"` directive): no dependency list names them and the preprocessor
+ * doesn't expand them, so such a compile is not cacheable.
  */
-export const assemblerReadsFiles = (text: Uint8Array): boolean =>
-  /^[ \t]*(?:[A-Za-z_.$][\w.$]*:[ \t]*)?\.(?:incbin|include)\b/m.test(Buffer.from(text).toString("latin1"))
+export const assemblerReadsFiles = (text: string): boolean =>
+  text.includes(".incbin") || /^[ \t]*(?:[A-Za-z_.$][\w.$]*:[ \t]*)?\.include[ \t]/m.test(text)
+
+export const ASSEMBLER_READS_FILES = "unsupported code directive (.incbin/.include)"

@@ -1,3 +1,15 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/** A response-file reader for compiles run in `cwd`: undefined for a file that can't be read. */
+export const readUtf8 = (cwd: string) => (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(path.resolve(cwd, file), "utf8")
+  } catch {
+    return undefined
+  }
+}
+
 /** Splits a response file as gcc and clang do: whitespace separates, quotes group, backslash escapes. */
 export const splitResponseFile = (text: string): Array<string> => {
   const out: Array<string> = []
@@ -29,12 +41,13 @@ export const splitResponseFile = (text: string): Array<string> => {
 }
 
 /**
- * Replaces every `@file` by the arguments it holds, recursively. A file that can't be read stays
+ * Replaces every `@file` by the arguments it holds (split by `split`: gcc's rules unless told), recursively. A file that can't be read stays
  * as it is, as the compiler would leave it; `undefined` comes back when the nesting is too deep.
  */
 export const expandResponseFiles = (
   args: ReadonlyArray<string>,
   read: (file: string) => string | undefined,
+  split: (text: string) => Array<string> = splitResponseFile,
   depth = 0
 ): Array<string> | undefined => {
   if (depth > 16) return undefined
@@ -45,7 +58,7 @@ export const expandResponseFiles = (
       out.push(arg)
       continue
     }
-    const inner = expandResponseFiles(splitResponseFile(text), read, depth + 1)
+    const inner = expandResponseFiles(split(text), read, split, depth + 1)
     if (inner === undefined) return undefined
     out.push(...inner)
   }

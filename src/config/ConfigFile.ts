@@ -89,19 +89,7 @@ export const loadConfig = (env: Env, read: (file: string) => string = (f) => fs.
   return { env: merged, unsupported: [...unsupportedVariables(env), ...parsed.unsupported, ...missing] }
 }
 
-/**
- * Variables that name files or directories. The client makes them absolute against its own
- * directory before it starts a daemon (which runs in /), as sccache resolves them against the
- * directory it was started from.
- */
-const PATH_VARIABLES = ["SCCACHE_DIR", "SCCACHE_CONF", "SCCACHE_GCS_KEY_PATH", "SCCACHE_ERROR_LOG"]
-
-/** Pure: `env` with its path variables absolute against `cwd`. */
-export const absolutePaths = (env: Env, cwd: string): Env => {
-  const out: Record<string, string | undefined> = { ...env }
-  for (const name of PATH_VARIABLES) if (env[name]) out[name] = path.resolve(cwd, env[name]!)
-  return out
-}
+export { absolutePaths } from "./PathVariables.ts"
 
 /** The environment over the config file, or the environment alone when the file is broken (the daemon reports it). */
 export const withConfigFile = (env: Env): Env => {

@@ -1,6 +1,4 @@
 import { Effect, Layer } from "effect"
-import { CCompile } from "../cache/CCompile.ts"
-import { RustCompile } from "../cache/RustCompile.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { CompilerDetector } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
@@ -14,6 +12,8 @@ import { socketPath } from "../config/SocketPath.ts"
 import { Explain } from "../explain/Explain.ts"
 import { KeyHistory } from "../explain/KeyHistory.ts"
 import { Jobserver } from "../jobserver/Jobserver.ts"
+import { DirectMode } from "../pipeline/DirectMode.ts"
+import { Pipeline } from "../pipeline/Pipeline.ts"
 import { LoggingLayer } from "../log/Logging.ts"
 import { SpanTimingsLayer } from "../log/SpanTimings.ts"
 import { Stats } from "../stats/Stats.ts"
@@ -52,7 +52,7 @@ const daemonLayer = (processEnv: Env, socket: string) => {
   const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid), KeyHistory.layer)
   const compiles = loaded instanceof ConfigError
     ? Layer.effect(CompileService, Effect.fail(loaded))
-    : CompileService.layer.pipe(Layer.provide(Layer.mergeAll(CCompile.layer, RustCompile.layer)))
+    : CompileService.layer.pipe(Layer.provide(Pipeline.layer), Layer.provide(DirectMode.layer))
   const full = Layer.merge(compiles, Explain.layer).pipe(
     Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
     Layer.provide(EntryCache.layer),
@@ -96,7 +96,7 @@ export const runDaemon = (env: Env): Promise<number> => {
   const socket = socketPath(env)
   const dirError = ensureSocketDir(socket)
   if (dirError !== undefined) {
-    process.stderr.write(`sccache-ts: error: socket directory ${dirError.dir} ${dirError.message}\n`)
+    process.stderr.write(`sccache-ts: error: ${dirError.message}\n`)
     return Promise.resolve(2)
   }
   const program = Effect.gen(function*() {

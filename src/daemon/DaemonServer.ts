@@ -12,7 +12,7 @@ import { bump, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { Explain } from "../explain/Explain.ts"
 import { CompileService } from "./CompileService.ts"
-import { lockName } from "../config/SocketPath.ts"
+import { inspectSocket, lockName } from "../config/SocketPath.ts"
 
 export class DaemonStartError extends Data.TaggedError("DaemonStartError")<{ readonly message: string }> {}
 
@@ -144,13 +144,20 @@ export class DaemonServer extends Context.Service<DaemonServer, {
       const run = Effect.gen(function*() {
         // The lock is an abstract socket: only one daemon per socket path, and it dies with us.
         const lock = net.createServer((c) => c.destroy())
-        const locked = yield* listen(lock, lockName(opts.socket, "daemon")).pipe(Effect.result)
+        const name = yield* Effect.try({ try: () => lockName(opts.socket, "daemon"), catch: (e) => new DaemonStartError({ message: `lock: ${String(e)}` }) })
+        const locked = yield* listen(lock, name).pipe(Effect.result)
         if (locked._tag === "Failure") {
           if (locked.failure.code === "EADDRINUSE") return yield* new AlreadyRunning()
           return yield* new DaemonStartError({ message: `lock: ${locked.failure.message}` })
         }
-        // Holding the lock, any socket file left behind belongs to a daemon that died.
-        fs.rmSync(opts.socket, { force: true })
+        // Holding the lock, a socket left behind belongs to a daemon that died; anything else at
+        // that path (a file, a directory) is not ours to delete.
+        const left = inspectSocket(opts.socket)
+        if (typeof left === "object") {
+          lock.close()
+          return yield* new DaemonStartError({ message: left.refused })
+        }
+        if (left === "ours") fs.rmSync(opts.socket, { force: true })
         const done = yield* Deferred.make<void>()
         let active = 0
         let stopping = false
@@ -184,16 +191,14 @@ export class DaemonServer extends Context.Service<DaemonServer, {
             wait()
           }
         }
-        const track = <A>(effect: Effect.Effect<A>): Promise<A> => {
+        /** Runs one connection's work, counted so the daemon never idles out or stops under it. */
+        const track = (effect: Effect.Effect<void>): void => {
           active++
           if (idleTimer !== undefined) clearTimeout(idleTimer)
-          return new Promise<A>((resolve) => {
-            runFork(effect).addObserver((exit) => {
-              active--
-              if (stopping && active === 0) Deferred.doneUnsafe(done, Effect.void)
-              else armIdle()
-              if (exit._tag === "Success") resolve(exit.value)
-            })
+          runFork(effect).addObserver(() => {
+            active--
+            if (stopping && active === 0) Deferred.doneUnsafe(done, Effect.void)
+            else armIdle()
           })
         }
 
@@ -262,13 +267,14 @@ export class DaemonServer extends Context.Service<DaemonServer, {
         /**
          * One connection, start to end: every request gets an answer and its connection is closed.
          * A client that goes away before the answer cancels its request (the compiler's process
-         * group is killed; nothing is written at its outputs).
+         * group is killed; nothing is written at its outputs). Gives the work to do once the
+         * connection is closed (a cache write).
          */
-        const serve = (conn: net.Socket) =>
+        const exchange = (conn: net.Socket) =>
           Effect.gen(function*() {
             yield* connection(conn)
             const received = yield* receive(conn)
-            if (received._tag === "Closed") return
+            if (received._tag === "Closed") return undefined
             if (received._tag === "Bad") {
               yield* Effect.logWarning(`refused a request: ${received.message}`)
               return yield* send(conn, { type: "error", message: `malformed request: ${received.message}` })
@@ -297,16 +303,19 @@ export class DaemonServer extends Context.Service<DaemonServer, {
               return yield* Effect.logInfo(`${req.type} request cancelled: the client went away`)
             }
             yield* send(conn, answer.response)
-            // The reply is out before the cache write starts: the build never waits for storage.
-            if (answer.background !== undefined) yield* answer.background
-          }).pipe(
-            Effect.scoped,
+            return answer.background
+          }).pipe(Effect.scoped)
+
+        const serve = (conn: net.Socket) =>
+          exchange(conn).pipe(
+            // The reply is out and the connection closed before the cache write starts: the build never waits for storage.
+            Effect.flatMap((background) => background ?? Effect.void),
             Effect.catchCause((cause) => Effect.logError("request failed", cause))
           )
 
         server.on("connection", (conn) => {
           conn.on("error", () => conn.destroy())
-          void track(serve(conn))
+          track(serve(conn))
         })
 
         const bound = yield* listen(server, opts.socket).pipe(Effect.result)

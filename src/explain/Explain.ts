@@ -1,6 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import * as path from "node:path"
-import { readUtf8 } from "../cache/CCompile.ts"
+import { readUtf8 } from "../compiler/ResponseFiles.ts"
 import { keyEnv, withExtraFiles } from "../cache/CKey.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { FileDigests } from "../cache/FileDigests.ts"
@@ -46,7 +46,9 @@ export class Explain extends Context.Service<Explain, {
         if (r.manifest === undefined) return []
         const blob = yield* cache.lookupBlob(r.manifest)
         const m = blob === undefined ? undefined : yield* Effect.promise(() => decodeManifest(r.manifest!, blob))
-        return m === undefined ? [`manifest ${r.manifest}: not in the cache`] : formatManifest(r.manifest, m, r.cwd, digestOf)
+        if (m === undefined) return [`manifest ${r.manifest}: not in the cache`]
+        if (m instanceof Error) return [`manifest ${r.manifest}: unusable (${m._tag === "EntryOutdated" ? "an older format" : m.message})`]
+        return formatManifest(r.manifest, m, r.cwd, digestOf)
       })
 
     const explainOne = Effect.fn("Explain.explain")(function*(req: CompileRequest) {

@@ -38,6 +38,7 @@ const makeFifo = (tokens: number) =>
   Effect.callback<number | undefined>((resume) => {
     let dir: string
     try {
+      // An unwritable TMPDIR means the in-process pool, not a daemon that can't start.
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "sccache-ts-jobserver-"))
     } catch {
       return resume(Effect.succeed(undefined))

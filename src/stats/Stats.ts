@@ -1,4 +1,5 @@
 import { Context, Effect, Layer } from "effect"
+import type { Outcome } from "../cache/Outcome.ts"
 
 export interface Timing {
   count: number
@@ -21,7 +22,7 @@ export interface StatsSnapshot {
   compile_requests: number
   cache_hits: Record<string, number>
   cache_misses: Record<string, number>
-  /** The same per family, `C/C++ [gcc]`, `Rust [rustc]`: sccache's adv_counts. */
+  /** The same per compiler kind, `c [gcc]`, `c [msvc]`, `cuda [nvcc]`, `rust`: sccache's adv_counts. */
   adv_cache_hits: Record<string, number>
   adv_cache_misses: Record<string, number>
   direct_hits: Record<string, number>
@@ -86,11 +87,54 @@ export const bump = (map: Record<string, number>, key: string, by = 1): void => 
   map[key] = (map[key] ?? 0) + by
 }
 
+/** Pure: every counter one compile request touches, from its outcome. The only place outcomes are counted. */
+export const countOutcome = (s: StatsSnapshot, o: Outcome): void => {
+  s.compile_requests++
+  switch (o._tag) {
+    case "Unsupported":
+      s.unsupported_compiler_calls++
+      return
+    case "NotCompilation":
+      s.non_compilation_calls++
+      return
+    case "NotCacheable":
+      s.non_cacheable_calls++
+      bump(s.not_cached, o.reason)
+      return
+    case "Hit":
+      bump(s.cache_hits, o.kind.lang)
+      bump(s.adv_cache_hits, o.kind.adv)
+      if (o.mode !== undefined) bump(o.mode === "direct" ? s.direct_hits : s.preprocessor_hits, o.kind.lang)
+      record(s.cache_read_hit_duration, o.ms)
+      record(s.output_write_duration, o.writeMs)
+      return
+    case "Miss":
+      bump(s.cache_misses, o.kind.lang)
+      bump(s.adv_cache_misses, o.kind.adv)
+      if (o.recache) s.forced_recaches++
+      if (o.run !== undefined) {
+        s.compilations++
+        record(s.compiler_write_duration, o.run.ms)
+        if (o.run.exitCode !== 0) s.compile_fails++
+      }
+      if (o.notStored !== undefined) {
+        s.non_cacheable_compilations++
+        bump(s.not_cached, o.notStored)
+      }
+      return
+    case "CacheError":
+      bump(s.cache_errors, o.kind.lang)
+      return
+  }
+}
+
 export const emptyLevel = (): LevelCounters => ({ hits: 0, misses: 0, errors: 0, timeouts: 0, writes: 0, writeErrors: 0, tooLarge: 0 })
 
 /** In-memory counters of one daemon; every subsystem records through `update`. */
 export class Stats extends Context.Service<Stats, {
   readonly update: (f: (s: StatsSnapshot) => void) => Effect.Effect<void>
+  /** Counts one compile request's outcome. */
+  readonly count: (o: Outcome) => Effect.Effect<void>
   readonly level: (name: string, f: (l: LevelCounters) => void) => Effect.Effect<void>
   readonly snapshot: Effect.Effect<StatsSnapshot>
   readonly zero: Effect.Effect<void>
@@ -99,6 +143,7 @@ export class Stats extends Context.Service<Stats, {
     let s = emptyStats()
     return Stats.of({
       update: (f) => Effect.sync(() => f(s)),
+      count: (o) => Effect.sync(() => countOutcome(s, o)),
       level: (name, f) => Effect.sync(() => f(s.levels[name] ??= emptyLevel())),
       snapshot: Effect.sync(() => structuredClone(s)),
       zero: Effect.sync(() => {

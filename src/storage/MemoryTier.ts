@@ -106,11 +106,14 @@ export const MemoryTier = {
  * kept: it is counted every time.
  */
 export const decodedOnce = <R>(decode: (key: string, blob: Uint8Array) => Promise<R>) => {
-  const done = new WeakMap<Uint8Array, R>()
+  // By key too: an entry decodes only under the key inside it, and a blob held for one key must
+  // not vouch for another.
+  const done = new WeakMap<Uint8Array, { readonly key: string; readonly value: R }>()
   return async (key: string, blob: Uint8Array): Promise<R> => {
-    if (done.has(blob)) return done.get(blob)!
+    const known = done.get(blob)
+    if (known !== undefined && known.key === key) return known.value
     const r = await decode(key, blob)
-    if (r !== undefined && !(r instanceof Error)) done.set(blob, r)
+    if (r !== undefined && !(r instanceof Error)) done.set(blob, { key, value: r })
     return r
   }
 }

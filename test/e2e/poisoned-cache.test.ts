@@ -117,7 +117,8 @@ describe("a poisoned Redis", () => {
         // Not the daemon's start probe (`.sccache_check`).
         if (!/^[0-9a-f]{64}$/.test(key)) continue
         const blob = (await redis.getBuffer(name))!
-        out.push({ name, key, blob, manifest: await decodeManifest(key, blob) })
+        const manifest = await decodeManifest(key, blob)
+        out.push({ name, key, blob, manifest: manifest instanceof Error ? undefined : manifest })
       }
       return out
     }
@@ -140,6 +141,8 @@ describe("a poisoned Redis", () => {
     const entries = async () => (await stored()).filter((s) => s.manifest === undefined)
     for (let i = 0; i < 100 && (await entries()).length < 2; i++) await sleep(50)
     const [x, y] = await entries()
+    // The daemon keeps recent blobs in memory: a fresh one reads what was planted.
+    sb.stop()
     expect(x).toBeDefined()
     expect(y).toBeDefined()
     await redis.set(x!.name, y!.blob)
@@ -156,6 +159,7 @@ describe("a poisoned Redis", () => {
     sameAsPlain(sb, ["-c", "c.c", "-o", "c.o"], ["c.o"])
     let all: Awaited<ReturnType<typeof stored>> = []
     for (let i = 0; i < 100 && (all = await stored()).length < 2; i++) await sleep(50)
+    sb.stop()
     // 1 GiB of zeros in a few kilobytes, declared as 1 KiB; and a valid frame declaring 2^62 bytes.
     const zeros = zlib.zstdCompressSync(Buffer.alloc(64 << 20))
     const packed = Buffer.concat(Array.from({ length: 16 }, () => zeros))
@@ -186,6 +190,7 @@ describe("a poisoned Redis", () => {
     let all: Awaited<ReturnType<typeof stored>> = []
     for (let i = 0; i < 100 && !(all = await stored()).some((s) => s.manifest !== undefined); i++) await sleep(50)
     const manifest = all.find((s) => s.manifest !== undefined)!
+    sb.stop()
     // A file the attacker knows the content of, outside the sources, -I directories and system headers.
     const outside = path.join(path.dirname(sb.dir), "outside.h")
     fs.writeFileSync(outside, "known content\n")
@@ -219,6 +224,7 @@ describe("a poisoned Redis", () => {
     for (let i = 0; i < 100 && !(all = await stored()).some((s) => s.manifest !== undefined); i++) await sleep(50)
     const manifest = all.find((s) => s.manifest !== undefined)!
     const real = manifest.manifest!.candidates[0]!
+    sb.stop()
     expect(real.dep).toBeDefined()
     const evil = [
       `${real.dep}$(shell touch pwned)\n`,
@@ -230,6 +236,7 @@ describe("a poisoned Redis", () => {
       const blob = await encodeManifest(manifest.key, { candidates: [{ ...real, dep }] })
       if (blob instanceof Error) throw blob
       await redis.set(manifest.name, Buffer.from(blob))
+      sb.stop()
       const [, depText] = sameAsPlain(sb, args, ["d.o", "d.d"])
       expect(depText!.toString()).not.toContain("pwned")
     }
@@ -237,6 +244,7 @@ describe("a poisoned Redis", () => {
     const blob = await encodeManifest(manifest.key, { candidates: [real] })
     if (blob instanceof Error) throw blob
     await redis.set(manifest.name, Buffer.from(blob))
+    sb.stop()
     const before = sb.stats().stats
     sameAsPlain(sb, args, ["d.o", "d.d"])
     const after = sb.stats().stats
@@ -253,10 +261,12 @@ describe("a poisoned Redis", () => {
     let all: Awaited<ReturnType<typeof stored>> = []
     for (let i = 0; i < 100 && (all = await stored()).filter((s) => s.manifest === undefined).length < 1; i++) await sleep(50)
     const entry = all.find((s) => s.manifest === undefined)!
+    sb.stop()
     const decoded = await decodeEntry(entry.key, entry.blob)
     if (decoded instanceof Error) throw decoded
     for (const role of ["constructor", "__proto__", "dwo"]) {
       await redis.set(entry.name, await blobOf(entry.key, { ...decoded, files: [...decoded.files, { role, mode: 0o644, data: Buffer.from("EXTRA") }] }))
+      sb.stop()
       expect(sameAsPlain(sb, args, ["r.o"])).toEqual(good)
     }
     expect(fs.readdirSync(sb.dir).sort()).toEqual(["r.c", "r.o"])
@@ -295,6 +305,7 @@ describe("a poisoned Rust entry on disk", () => {
     fs.mkdirSync(path.join(sb.dir, "out"))
     expect(sb.sccache(["rustc", ...ARGS], { env: ENV }).code).toBe(0)
     const { file, key, entry } = await rustEntry(sb)
+    sb.stop()
     await replace(file, key, {
       ...entry,
       files: entry.files.map((f) => (f.role === "*.d" ? { ...f, data: Buffer.concat([f.data, Buffer.from("# env-dep:AWS_SECRET_ACCESS_KEY\n")]) } : f))
@@ -319,6 +330,7 @@ describe("a poisoned Rust entry on disk", () => {
     const plain = fs.readdirSync(path.join(sb.dir, "out")).sort()
     expect(plain).toContain("libpoison.rlib")
     const { file, key, entry } = await rustEntry(sb)
+    sb.stop()
     await replace(file, key, { ...entry, files: [...entry.files, { role: "lib*.so", mode: 0o755, data: Buffer.from("EVIL") }] })
     // cargo makes --out-dir before it runs rustc.
     fs.rmSync(path.join(sb.dir, "out"), { recursive: true })

@@ -6,9 +6,10 @@ import * as path from "node:path"
 import type { LevelCounters } from "../../src/stats/Stats.ts"
 
 export const ROOT = path.resolve(import.meta.dirname, "../..")
+/** The launcher (committed); it runs dist/client.mjs, which the build makes. */
 export const BIN = path.join(ROOT, "bin", "sccache-ts")
 
-if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run "npm run build" (npm test does it first)`)
+if (!fs.existsSync(path.join(ROOT, "dist", "client.mjs"))) throw new Error(`dist/ is missing: run "npm run build" (npm test does it first)`)
 
 export interface Run {
   readonly code: number | null
@@ -50,8 +51,9 @@ export interface StatsJson {
   stats: {
     compile_requests: number
     requests_executed: number
-    cache_hits: { counts: Record<string, number> }
-    cache_misses: { counts: Record<string, number> }
+    /** adv_counts: per compiler kind (`c [gcc]`, `c [msvc]`, `cuda [nvcc]`, `rust`). */
+    cache_hits: { counts: Record<string, number>; adv_counts?: Record<string, number> }
+    cache_misses: { counts: Record<string, number>; adv_counts?: Record<string, number> }
     direct_hits: { counts: Record<string, number> }
     preprocessor_hits: { counts: Record<string, number> }
     cache_errors: { counts: Record<string, number> }

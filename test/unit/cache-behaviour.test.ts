@@ -9,13 +9,15 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { expect } from "vitest"
-import { CCompile } from "../../src/cache/CCompile.ts"
 import { EntryCache } from "../../src/cache/EntryCache.ts"
 import { FileDigests } from "../../src/cache/FileDigests.ts"
 import { IncludeSearch } from "../../src/compiler/IncludeSearch.ts"
 import { CompilerRunner } from "../../src/compiler/CompilerRunner.ts"
 import { DaemonConfig, parseDaemonSettings } from "../../src/config/Config.ts"
+import { gccFamily } from "../../src/families/gcc/GccFamily.ts"
 import { Jobserver } from "../../src/jobserver/Jobserver.ts"
+import { DirectMode } from "../../src/pipeline/DirectMode.ts"
+import { Pipeline } from "../../src/pipeline/Pipeline.ts"
 import type { CompileRequest } from "../../src/protocol/Messages.ts"
 import { Stats } from "../../src/stats/Stats.ts"
 import { MemoryStorageLayer } from "../../src/storage/MemoryStorage.ts"
@@ -48,8 +50,9 @@ const scriptedRunner = (calls: { compiles: number }) =>
   }))
 
 const layer = (blobs: Map<string, Uint8Array>, calls: { compiles: number }, direct: boolean) =>
-  CCompile.layer.pipe(
-    Layer.provide(Layer.mergeAll(EntryCache.layer, FileDigests.layer, IncludeSearch.layer)),
+  Pipeline.layer.pipe(
+    Layer.provideMerge(DirectMode.layer),
+    Layer.provideMerge(Layer.mergeAll(EntryCache.layer, FileDigests.layer, IncludeSearch.layer)),
     Layer.provideMerge(Layer.mergeAll(
       MemoryStorageLayer(blobs),
       Stats.layer,
@@ -83,7 +86,8 @@ it.effect.prop(`a repeat is a hit with identical outputs; a failure is never sto
     const blobs = new Map<string, Uint8Array>()
     const seen = new Map<string, { stdout: string; stderr: string; exitCode: number; obj?: string }>()
     yield* Effect.gen(function*() {
-      const cc = yield* CCompile
+      const pipeline = yield* Pipeline
+      const gccLike = yield* gccFamily
       for (const step of steps) {
         fs.rmSync(path.join(dir, step.out), { force: true })
         const req: CompileRequest = {
@@ -91,7 +95,7 @@ it.effect.prop(`a repeat is a hit with identical outputs; a failure is never sto
           args: ["-c", step.source, step.opt, "-o", step.out]
         }
         const before = calls.compiles
-        const outcome = yield* cc.compile(req, gcc)
+        const { reply: outcome } = yield* pipeline.run(gccLike, req, gcc)
         if (outcome.type !== "compiled") throw new Error(`unexpected ${outcome.reason}`)
         if (outcome.background) yield* outcome.background
         const result = {

@@ -7,7 +7,7 @@ import { Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import * as zlib from "node:zlib"
 import { describe, expect } from "vitest"
-import { type CacheEntry, decodeEntry, encodeEntry, EntryCorrupt, fromTable, placeFiles } from "../../src/cache/CacheEntry.ts"
+import { type CacheEntry, decodeEntry, encodeEntry, EntryCorrupt, EntryOutdated, fromTable, placeFiles, verifiedDigest } from "../../src/cache/CacheEntry.ts"
 
 const Byte = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 255 }))
 const Bytes = Schema.Array(Byte)
@@ -105,6 +105,15 @@ describe("cache entries", () => {
     expect(await decodeEntry(KEY, forge(header, payload))).toBeInstanceOf(EntryCorrupt)
   })
 
+  it("an entry in the previous format is outdated (a plain miss after an upgrade), not corrupt", async () => {
+    const body = Buffer.from("anything")
+    const v1 = Buffer.concat([Buffer.from("SCTS"), Buffer.from([1]), createHash("sha256").update(body).digest(), zlib.zstdCompressSync(body)])
+    expect(await decodeEntry(KEY, v1)).toBeInstanceOf(EntryOutdated)
+    const future = Buffer.from(v1)
+    future[4] = 3
+    expect(await decodeEntry(KEY, future)).toBeInstanceOf(EntryCorrupt)
+  })
+
   it("refuses a header length past the body", async () => {
     const blob = forge(good, Buffer.from("obj"))
     // Rewrite the header length inside the body: forge again with a body of our own.
@@ -163,6 +172,18 @@ describe("cache entries", () => {
     expect(back).not.toBeInstanceOf(Error)
     expect(turns).toBeGreaterThan(1)
   })
+})
+
+describe("digests an entry claims for its files", () => {
+  it.effect.prop("are taken only when they are the data's own", [Bytes, Bytes], ([a, b]) =>
+    Effect.promise(async () => {
+      const data = Uint8Array.from(a)
+      const own = createHash("sha256").update(data).digest("hex")
+      const other = createHash("sha256").update(Uint8Array.from(b)).digest("hex")
+      expect(await verifiedDigest(data, own)).toBe(own)
+      expect(await verifiedDigest(data, other)).toBe(own === other ? own : undefined)
+      expect(await verifiedDigest(data, undefined)).toBeUndefined()
+    }), { arbitrary: { runs: 50, seed: 6 } })
 })
 
 describe("roles map to this invocation's outputs only", () => {

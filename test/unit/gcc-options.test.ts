@@ -120,10 +120,11 @@ describe("gcc/clang compiles the table and environment make special", () => {
   })
 
   it("a .s file that reads other files is told apart from one that doesn't", () => {
-    expect(assemblerReadsFiles(Buffer.from('.section .rodata\nblob:\n  .incbin "data.bin"\n'))).toBe(true)
-    expect(assemblerReadsFiles(Buffer.from('\t.include "x.s"\n'))).toBe(true)
-    expect(assemblerReadsFiles(Buffer.from('lbl: .incbin "d"\n'))).toBe(true)
-    expect(assemblerReadsFiles(Buffer.from('.globl x\nx: .long 1 # not .include here\n.ascii ".incbin"\n'))).toBe(false)
+    expect(assemblerReadsFiles('.section .rodata\nblob:\n  .incbin "data.bin"\n')).toBe(true)
+    expect(assemblerReadsFiles('\t.include "x.s"\n')).toBe(true)
+    expect(assemblerReadsFiles('lbl: .include "d"\n')).toBe(true)
+    expect(assemblerReadsFiles('asm(".incbin \\"blob\\"");\n')).toBe(true)
+    expect(assemblerReadsFiles('.globl x\nx: .long 1 # not .include here\n#include "x.h"\nint include;\n')).toBe(false)
   })
 
   it("gcc -g's working-directory line marker is not a file the compile read", () => {

@@ -36,7 +36,7 @@ describe("manifest decoding", () => {
     const blob = await encodeManifest(KEY, good)
     if (blob instanceof Error) throw blob
     expect(await decodeManifest(KEY, blob)).toEqual(good)
-    expect(await decodeManifest("3".repeat(64), blob)).toBeUndefined()
+    expect(await decodeManifest("3".repeat(64), blob)).toMatchObject({ _tag: "EntryCorrupt", message: "entry belongs to another key" })
   })
 
   it.each([
@@ -49,7 +49,7 @@ describe("manifest decoding", () => {
     ["a dep that is not text", { candidates: [{ ...good.candidates[0], dep: 7 }] }],
     ["more candidates than a manifest keeps", { candidates: Array.from({ length: MAX_CANDIDATES + 1 }, () => good.candidates[0]) }]
   ])("refuses %s", async (_what, json) => {
-    expect(await decodeManifest(KEY, await asEntry(json))).toBeUndefined()
+    expect(await decodeManifest(KEY, await asEntry(json))).toMatchObject({ _tag: "EntryCorrupt", message: "malformed manifest" })
   })
 })
 

@@ -147,4 +147,11 @@ describe("decodedOnce", () => {
     assert.instanceOf(await decode("k", bad), Error)
     assert.strictEqual(calls, 4)
   })
+
+  it("never answers for one key with what a blob decoded to under another", async () => {
+    const decode = decodedOnce(async (key: string, b: Uint8Array) => (key === "a" ? { first: b[0] } : new Error("entry belongs to another key")))
+    const blob = bytes(4, 5)
+    assert.deepStrictEqual(await decode("a", blob), { first: 5 })
+    assert.instanceOf(await decode("b", blob), Error)
+  })
 })

@@ -1,0 +1,136 @@
+/**
+ * The hot path's few contacts with the runtime, in one place: on Bun its native socket, spawn and
+ * write (Bun's `node:net`, `node:child_process` and `process.stdout` each cost more start time than
+ * a whole hit's daemon work), on Node the `node:` modules, imported only there.
+ */
+
+/** The part of Bun's API used here (no @types/bun: the rest of the project is Node). */
+interface BunSocket {
+  write(data: Uint8Array): number
+  end(): void
+}
+interface BunApi {
+  connect(opts: {
+    unix: string
+    socket: {
+      open(s: BunSocket): void
+      data(s: BunSocket, chunk: Buffer): void
+      drain(s: BunSocket): void
+      close(s: BunSocket): void
+      error(s: BunSocket, e: Error): void
+      connectError(s: BunSocket, e: Error): void
+    }
+  }): Promise<unknown>
+  spawn(cmd: ReadonlyArray<string>, opts: { stdio: Array<"inherit" | "ignore" | number>; env?: Record<string, string> }): {
+    readonly exited: Promise<number>
+    readonly exitCode: number | null
+    readonly signalCode: string | null
+  }
+  write(dest: unknown, data: Uint8Array): Promise<number>
+  readonly stdout: unknown
+  readonly stderr: unknown
+  which(cmd: string, opts?: { PATH?: string }): string | null
+}
+
+const bun = (globalThis as { Bun?: BunApi }).Bun
+
+/** Which runtime runs the client: the benchmark and the tests tell them apart by this. */
+export const runtimeName: "bun" | "node" = bun === undefined ? "node" : "bun"
+
+/** One connection's events, whichever runtime carries it. */
+export interface LinkEvents {
+  readonly open: (send: (bytes: Uint8Array) => void) => void
+  readonly data: (chunk: Buffer) => void
+  /** `opened`: whether the connection was made before it failed (ENOENT, ECONNREFUSED … if not). */
+  readonly fail: (code: string, opened: boolean) => void
+  readonly end: () => void
+}
+
+const codeOf = (e: unknown): string => (e as { code?: string }).code ?? String((e as Error)?.message ?? e)
+
+/** Connects to a Unix socket; returns a function that closes the connection. */
+export const connectUnix = (socket: string, ev: LinkEvents): () => void => {
+  if (bun !== undefined) {
+    let sock: BunSocket | undefined
+    let pending: Uint8Array | undefined
+    // Bun writes what the socket takes now; the rest goes out on drain.
+    const flush = () => {
+      if (sock === undefined || pending === undefined) return
+      const n = sock.write(pending)
+      pending = n >= pending.length ? undefined : pending.subarray(Math.max(n, 0))
+    }
+    bun.connect({
+      unix: socket,
+      socket: {
+        open: (s) => {
+          sock = s
+          ev.open((bytes) => {
+            pending = bytes
+            flush()
+          })
+        },
+        data: (_s, chunk) => ev.data(chunk),
+        drain: flush,
+        close: () => ev.end(),
+        error: (_s, e) => ev.fail(codeOf(e), true),
+        connectError: (_s, e) => ev.fail(codeOf(e), false)
+      }
+    }).catch((e) => ev.fail(codeOf(e), false))
+    return () => sock?.end()
+  }
+  let closer = () => {}
+  void import("node:net").then((net) => {
+    let opened = false
+    const conn = net.createConnection(socket)
+    closer = () => conn.destroy()
+    conn.on("connect", () => {
+      opened = true
+      ev.open((bytes) => conn.write(bytes))
+    })
+    conn.on("data", ev.data)
+    conn.on("error", (e) => ev.fail(codeOf(e), opened))
+    conn.on("close", ev.end)
+  })
+  return () => closer()
+}
+
+/** Descriptors for the child: the terminal's three, then the jobserver's under their own numbers. */
+export type Stdio = Array<"inherit" | "ignore" | number>
+
+export type Ran =
+  | { readonly _tag: "Exited"; readonly code: number; readonly signal: string | undefined }
+  | { readonly _tag: "NotStarted"; readonly code: string; readonly message: string }
+
+/** Runs a program on our descriptors and environment (or `env`); how it ended. */
+export const spawnInherit = async (exe: string, args: ReadonlyArray<string>, stdio: Stdio, env?: Record<string, string>): Promise<Ran> => {
+  if (bun !== undefined) {
+    try {
+      const child = bun.spawn([exe, ...args], env === undefined ? { stdio } : { stdio, env })
+      const code = await child.exited
+      return { _tag: "Exited", code: child.exitCode ?? code, signal: child.signalCode ?? undefined }
+    } catch (e) {
+      return { _tag: "NotStarted", code: codeOf(e), message: (e as Error).message }
+    }
+  }
+  const { spawn } = await import("node:child_process")
+  return new Promise((resolve) => {
+    const child = spawn(exe, args, env === undefined ? { stdio } : { stdio, env })
+    child.on("error", (e) => resolve({ _tag: "NotStarted", code: codeOf(e), message: e.message }))
+    child.on("close", (code, signal) => resolve({ _tag: "Exited", code: code ?? 1, signal: signal ?? undefined }))
+  })
+}
+
+/** Writes all of `bytes` to stdout (1) or stderr (2); false if the reader is gone (EPIPE). */
+export const writeAll = (fd: 1 | 2, bytes: Uint8Array): Promise<boolean> => {
+  if (bytes.length === 0) return Promise.resolve(true)
+  if (bun !== undefined) return bun.write(fd === 1 ? bun.stdout : bun.stderr, bytes).then(() => true, () => false)
+  const stream = fd === 1 ? process.stdout : process.stderr
+  return new Promise((resolve) => {
+    stream.once("error", () => resolve(false))
+    stream.write(bytes, (e) => resolve(e == null))
+  })
+}
+
+/** A program on PATH (Bun looks natively; Node needs no answer from this: it is its own Node). */
+export const whichOnPath = (name: string, pathVar: string | undefined): string | undefined =>
+  bun?.which(name, pathVar === undefined ? undefined : { PATH: pathVar }) ?? undefined

@@ -1,0 +1,221 @@
+/**
+ * The client on Bun and on Node: the same answers byte for byte, the launcher's choice of runtime
+ * (package's Bun, package's Node, a Node on PATH, none), its symlinks and its sccache name.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { BIN, makeSandbox, ROOT, run, type Run, type Sandbox } from "../support/harness.ts"
+import { packageCopy, PATH_WITH_NODE, recordingCompiler } from "../support/client-kit.ts"
+
+const REAL_NODE_BIN = path.join(ROOT, "node_modules", "node", "bin", "node")
+
+const sandboxes: Array<Sandbox> = []
+const sandbox = (env: NodeJS.ProcessEnv = {}) => {
+  const sb = makeSandbox(env)
+  sandboxes.push(sb)
+  return sb
+}
+afterAll(() => {
+  for (const sb of sandboxes) sb.stop()
+})
+
+const SOURCES = {
+  "ok.c": "int answer(void) { return 42; }\n",
+  "warn.c": "#warning careful\nint f(int x) { int unused; return x; }\n",
+  "bad.c": "int f(void) { return nope; }\n",
+  "main.c": "int main(void) { return 0; }\n"
+}
+
+/** What a build sees of one call, objects included. */
+const seen = (r: Run, dir: string, files: ReadonlyArray<string>) => ({
+  code: r.code,
+  stdout: r.stdout.toString("hex"),
+  stderr: r.stderr.toString(),
+  files: files.map((f) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f)).toString("hex") : "missing"))
+})
+
+/** A miss, a hit with warnings, a failed compile, a link (run here) and -E to stdout, through `call`. */
+const session = (call: (args: ReadonlyArray<string>) => Run, dir: string, tag: string) => [
+  seen(call(["gcc", "-c", "ok.c", "-o", `${tag}-ok.o`]), dir, [`${tag}-ok.o`]),
+  seen(call(["gcc", "-c", "ok.c", "-o", `${tag}-ok2.o`]), dir, [`${tag}-ok2.o`]),
+  seen(call(["gcc", "-Wall", "-c", "warn.c", "-o", `${tag}-w.o`]), dir, [`${tag}-w.o`]),
+  seen(call(["gcc", "-Wall", "-c", "warn.c", "-o", `${tag}-w2.o`]), dir, [`${tag}-w2.o`]),
+  seen(call(["gcc", "-c", "bad.c", "-o", `${tag}-bad.o`]), dir, [`${tag}-bad.o`]),
+  seen(call(["gcc", "main.c", "-o", `${tag}-prog`]), dir, []),
+  seen(call(["gcc", "-E", "-P", "ok.c"]), dir, [])
+]
+
+describe("the client on Bun and on Node", () => {
+  it("gives byte-identical outputs, stdout, stderr and exit codes on both, equal to plain gcc's", () => {
+    const bun = sandbox()
+    const node = sandbox({ SCCACHE_TS_RUNTIME: "node" })
+    for (const [f, text] of Object.entries(SOURCES)) bun.write(f, text)
+    // Both clients work in one directory (diagnostics name the paths), each with its own daemon and cache.
+    const viaBun = session((a) => bun.sccache(a), bun.dir, "t")
+    const viaNode = session((a) => node.sccache(a, { cwd: bun.dir }), bun.dir, "t")
+    const plain = session((a) => run(a[0]!, a.slice(1), { cwd: bun.dir, env: bun.env }), bun.dir, "t")
+    expect(viaBun).toEqual(viaNode)
+    expect(viaBun).toEqual(plain)
+    expect(viaBun[4]!.code).toBe(1)
+    expect(viaBun[3]!.stderr).toContain("careful")
+    // Each had a miss and a hit: both went through their daemon.
+    for (const sb of [bun, node]) expect(sb.stats().stats.cache_hits.counts["C/C++"]).toBe(2)
+  })
+
+  it("runs on the package's Bun by default, on Node with SCCACHE_TS_RUNTIME=node", () => {
+    const sb = sandbox({ SCCACHE_DISABLE: "1" })
+    const log = path.join(sb.dir, "runtimes")
+    const cc = recordingCompiler(sb.dir, log)
+    sb.write("ok.c", SOURCES["ok.c"])
+    expect(sb.sccache([cc, "-c", "ok.c", "-o", "a.o"]).code).toBe(0)
+    expect(sb.sccache([cc, "-c", "ok.c", "-o", "b.o"], { env: { SCCACHE_TS_RUNTIME: "node" } }).code).toBe(0)
+    const [first, second] = fs.readFileSync(log, "utf8").trim().split("\n")
+    expect(first).toBe(fs.realpathSync(path.join(ROOT, "node_modules", "bun", "bin", "bun.exe")))
+    expect(second).toBe(fs.realpathSync(REAL_NODE_BIN))
+  })
+
+  it("dies of the signal that killed a compiler it ran, on Bun as on Node", () => {
+    const sb = sandbox({ SCCACHE_DISABLE: "1" })
+    const crash = path.join(sb.dir, "crashcc")
+    fs.writeFileSync(crash, "#!/bin/sh\nkill -SEGV $$\n", { mode: 0o755 })
+    for (const runtime of ["bun", "node"]) {
+      const r = spawnSync(BIN, [crash, "-c", "x.c"], { cwd: sb.dir, env: { ...sb.env, SCCACHE_TS_RUNTIME: runtime } })
+      expect({ runtime, status: r.status, signal: r.signal }).toEqual({ runtime, status: null, signal: "SIGSEGV" })
+    }
+  })
+
+  it("restores a hit with the permissions gcc gives under the client's umask (Bun's umask is read right)", () => {
+    const sb = sandbox()
+    sb.write("ok.c", SOURCES["ok.c"])
+    const under = (mask: string, cmd: string) => run("sh", ["-c", `umask ${mask}; exec ${cmd}`], { cwd: sb.dir, env: sb.env })
+    expect(under("022", `${BIN} gcc -c ok.c -o miss.o`).code).toBe(0)
+    expect(under("077", `${BIN} gcc -c ok.c -o hit.o`).code).toBe(0)
+    expect(under("077", "gcc -c ok.c -o plain.o").code).toBe(0)
+    expect(sb.stats().stats.cache_hits.counts["C/C++"]).toBe(1)
+    expect(fs.statSync(path.join(sb.dir, "hit.o")).mode & 0o777).toBe(fs.statSync(path.join(sb.dir, "plain.o")).mode & 0o777)
+    expect(fs.statSync(path.join(sb.dir, "hit.o")).mode & 0o777).toBe(0o600)
+  })
+
+  it("replays megabytes of warnings without losing a byte", () => {
+    const sb = sandbox()
+    sb.write("loud.c", `${Array.from({ length: 2000 }, (_, i) => `#warning ${i} ${"x".repeat(1000)}\n`).join("")}int x;\n`)
+    const big = (cmd: string, args: ReadonlyArray<string>) => spawnSync(cmd, args, { cwd: sb.dir, env: sb.env, maxBuffer: 1 << 28 })
+    const plain = big("gcc", ["-c", "loud.c", "-o", "plain.o"])
+    expect(plain.stderr.length).toBeGreaterThan(2_000_000)
+    const miss = big(BIN, ["gcc", "-c", "loud.c", "-o", "miss.o"])
+    const hit = big(BIN, ["gcc", "-c", "loud.c", "-o", "hit.o"])
+    expect(sb.stats().stats.cache_hits.counts["C/C++"]).toBe(1)
+    for (const r of [miss, hit]) expect({ code: r.status, stderr: r.stderr.equals(plain.stderr) }).toEqual({ code: 0, stderr: true })
+  })
+})
+
+describe("the launcher", () => {
+  const src = (sb: Sandbox) => sb.write("ok.c", SOURCES["ok.c"])
+  const plainObject = (sb: Sandbox) => {
+    run("gcc", ["-c", "ok.c", "-o", "plain.o"], { cwd: sb.dir })
+    return fs.readFileSync(path.join(sb.dir, "plain.o"))
+  }
+
+  it("falls back to the package's Node when the package has no Bun", () => {
+    const sb = sandbox({ SCCACHE_DISABLE: "1" })
+    src(sb)
+    const bin = packageCopy(path.join(path.dirname(sb.dir), "pkg"), { bun: false, node: "real" })
+    const log = path.join(sb.dir, "runtimes")
+    const cc = recordingCompiler(sb.dir, log)
+    expect(run(bin, [cc, "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env: sb.env }).code).toBe(0)
+    expect(fs.readFileSync(log, "utf8").trim()).toBe(fs.realpathSync(REAL_NODE_BIN))
+    expect(fs.readFileSync(path.join(sb.dir, "a.o"))).toEqual(plainObject(sb))
+    // And caches on it: a daemon started by the Node client.
+    const cached = sandbox()
+    src(cached)
+    for (const o of ["b.o", "c.o"]) expect(run(bin, ["gcc", "-c", "ok.c", "-o", o], { cwd: cached.dir, env: cached.env }).code).toBe(0)
+    expect(cached.stats().stats.cache_hits.counts["C/C++"]).toBe(1)
+  })
+
+  it("with Bun but no Node fit for the daemon: an error, exit 2, and the compile still runs", () => {
+    const sb = sandbox()
+    src(sb)
+    const bin = packageCopy(path.join(path.dirname(sb.dir), "pkg"), { bun: true, node: "none" })
+    // The system's Node on this PATH is older than 22.19 (CI installs the same); none would do too.
+    const r = run(bin, ["gcc", "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env: { ...sb.env, PATH: "/usr/bin:/bin" } })
+    expect(r.code).toBe(2)
+    expect(r.stderr.toString()).toMatch(/^sccache-ts: error: .*Node ≥ 22\.19/)
+    expect(fs.readFileSync(path.join(sb.dir, "a.o"))).toEqual(plainObject(sb))
+  })
+
+  it("on a Node too old and no Bun: an error, exit 2, and the compile still runs", () => {
+    const sb = sandbox()
+    src(sb)
+    const bin = packageCopy(path.join(path.dirname(sb.dir), "pkg"), { bun: false, node: "none" })
+    const old = run("node", ["--version"], { cwd: sb.dir, env: { PATH: "/usr/bin:/bin" } }).stdout.toString()
+    // This machine's /usr/bin/node is Node 20; the test means nothing with a newer one there.
+    expect(old).toMatch(/^v(1\d|20|21|22\.(\d|1[0-8])\.)/)
+    const r = run(bin, ["gcc", "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env: { ...sb.env, PATH: "/usr/bin:/bin" } })
+    expect(r.code).toBe(2)
+    expect(r.stderr.toString()).toMatch(/^sccache-ts: error: Node v.* is too old/)
+    expect(fs.readFileSync(path.join(sb.dir, "a.o"))).toEqual(plainObject(sb))
+  })
+
+  it("with no runtime at all: an error, exit 2, and the compile still runs (never itself)", () => {
+    const sb = sandbox()
+    src(sb)
+    const bin = packageCopy(path.join(path.dirname(sb.dir), "pkg"), { bun: false, node: "none" })
+    // A PATH with gcc and a masquerading gcc first, and no node: the launcher must skip itself.
+    const tools = path.join(path.dirname(sb.dir), "tools")
+    const fake = path.join(path.dirname(sb.dir), "fake")
+    fs.mkdirSync(tools)
+    fs.mkdirSync(fake)
+    for (const t of ["gcc", "as", "readlink"]) fs.symlinkSync(run("sh", ["-c", `command -v ${t}`], { cwd: sb.dir }).stdout.toString().trim(), path.join(tools, t))
+    fs.symlinkSync(bin, path.join(fake, "gcc"))
+    const env = { ...sb.env, PATH: `${fake}:${tools}` }
+    for (const r of [run(bin, ["gcc", "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env }), run(path.join(fake, "gcc"), ["-c", "ok.c", "-o", "b.o"], { cwd: sb.dir, env })]) {
+      expect(r.code).toBe(2)
+      expect(r.stderr.toString()).toMatch(/^sccache-ts: error: no runtime/)
+    }
+    expect(fs.readFileSync(path.join(sb.dir, "a.o"))).toEqual(plainObject(sb))
+    expect(fs.readFileSync(path.join(sb.dir, "b.o"))).toEqual(plainObject(sb))
+  })
+
+  it("works through npm-style and masquerading symlinks and as sccache, never forwarding or recursing", () => {
+    const sb = sandbox()
+    src(sb)
+    // ~/bin/sccache-ts -> the package's launcher (absolute, as npm links it); sccache and gcc chained (relative).
+    const home = path.join(path.dirname(sb.dir), "home-bin")
+    fs.mkdirSync(home)
+    fs.symlinkSync(BIN, path.join(home, "sccache-ts"))
+    fs.symlinkSync("sccache-ts", path.join(home, "sccache"))
+    fs.symlinkSync("sccache", path.join(home, "gcc"))
+    const env = { ...sb.env, PATH: `${home}:${PATH_WITH_NODE}` }
+    const runs = [
+      run(path.join(home, "gcc"), ["-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env }),
+      run("sh", ["-c", "sccache gcc -c ok.c -o b.o"], { cwd: sb.dir, env }),
+      run("sh", ["-c", "sccache-ts sccache gcc -c ok.c -o c.o"], { cwd: sb.dir, env })
+    ]
+    for (const r of runs) expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+    for (const o of ["a.o", "b.o", "c.o"]) expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+    // sccache's own flags answer as sccache-ts (the real sccache 0.4 is on this PATH too).
+    expect(run("sh", ["-c", "sccache --version"], { cwd: sb.dir, env }).stdout.toString()).toMatch(/^sccache-ts /)
+    const stats = JSON.parse(run("sh", ["-c", "sccache --show-stats --stats-format json"], { cwd: sb.dir, env }).stdout.toString())
+    expect(stats.stats.compile_requests).toBe(3)
+  })
+
+  it("works as a copy named sccache beside it, and from a clone that was moved", () => {
+    const sb = sandbox()
+    src(sb)
+    const first = path.join(path.dirname(sb.dir), "first")
+    const bin = packageCopy(first, { bun: true, node: "real" })
+    fs.copyFileSync(bin, path.join(first, "bin", "sccache"))
+    const moved = path.join(path.dirname(sb.dir), "moved")
+    expect(run(path.join(first, "bin", "sccache"), ["gcc", "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env: sb.env }).code).toBe(0)
+    sb.stop()
+    fs.renameSync(first, moved)
+    const r = run(path.join(moved, "bin", "sccache"), ["gcc", "-c", "ok.c", "-o", "b.o"], { cwd: sb.dir, env: sb.env })
+    expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+    expect(fs.readFileSync(path.join(sb.dir, "b.o"))).toEqual(plainObject(sb))
+    // The moved copy's daemon (started from the new place) served it from the cache.
+    expect(JSON.parse(run(path.join(moved, "bin", "sccache"), ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString()).stats.cache_hits.counts["C/C++"]).toBe(1)
+    run(path.join(moved, "bin", "sccache"), ["--stop-server"], { cwd: sb.dir, env: sb.env })
+  })
+})
