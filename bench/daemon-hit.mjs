@@ -45,12 +45,14 @@ const HEADER = `#pragma once
 struct record { char name[32]; double value; };
 `
 
-/** The build id the daemon expects in a request: the one baked into bin/sccache-ts. */
+/** The build id the daemon expects in a request: the one baked into the client's bundle. */
 function buildId() {
   const version = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version
-  const m = /\+([0-9a-f]{12})`/.exec(fs.readFileSync(BIN, "utf8"))
-  if (m === null) throw new Error(`no build id found in ${BIN}: rebuild with npm run build`)
-  return `${version}+${m[1]}`
+  for (const file of [path.join(ROOT, "dist", "client.mjs"), BIN]) {
+    const m = fs.existsSync(file) ? /\+([0-9a-f]{12})`/.exec(fs.readFileSync(file, "utf8")) : null
+    if (m !== null) return `${version}+${m[1]}`
+  }
+  throw new Error("no build id found in dist/client.mjs: rebuild with npm run build")
 }
 
 function frame(value) {
@@ -70,8 +72,14 @@ function exchange(socket, bytes) {
     c.on("error", reject)
     c.on("close", () => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6
-      const all = Buffer.concat(chunks)
-      resolve({ ms, reply: all.length >= 4 ? JSON.parse(all.subarray(4, 4 + all.readUInt32BE(0)).toString()) : undefined })
+      // The daemon sends {type:"busy"} every second while it works: the reply is the last frame.
+      let all = Buffer.concat(chunks)
+      let reply
+      while (all.length >= 4 && all.length >= 4 + all.readUInt32BE(0)) {
+        reply = JSON.parse(all.subarray(4, 4 + all.readUInt32BE(0)).toString())
+        all = all.subarray(4 + all.readUInt32BE(0))
+      }
+      resolve({ ms, reply })
     })
   })
 }

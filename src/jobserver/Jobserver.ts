@@ -1,5 +1,5 @@
-import { Context, Effect, Layer, Semaphore } from "effect"
-import { spawnSync } from "node:child_process"
+import { Context, Deferred, Effect, Layer, type Scope, Semaphore } from "effect"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -29,23 +29,35 @@ const openJobserver = (file: string, access: number): number | undefined => {
   return undefined
 }
 
-/** A FIFO holding `tokens` tokens, unlinked at once: children reach it through /proc. */
-const makeFifo = (tokens: number): number | undefined => {
-  let dir: string | undefined
-  try {
-    // Inside the try: an unwritable TMPDIR means the in-process pool, not a daemon that can't start.
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sccache-ts-jobserver-"))
+/**
+ * A FIFO holding `tokens` tokens, unlinked at once: children reach it through /proc. Node has no
+ * mkfifo: the command runs as a child, without blocking (it takes tens of milliseconds on a busy
+ * machine, which a daemon's start should not wait for).
+ */
+const makeFifo = (tokens: number) =>
+  Effect.callback<number | undefined>((resume) => {
+    let dir: string
+    try {
+      // An unwritable TMPDIR means the in-process pool, not a daemon that can't start.
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "sccache-ts-jobserver-"))
+    } catch {
+      return resume(Effect.succeed(undefined))
+    }
     const file = path.join(dir, "fifo")
-    if (spawnSync("mkfifo", ["-m", "600", file], { stdio: "ignore" }).status !== 0) return undefined
-    const fd = openJobserver(file, fs.constants.O_RDWR)
-    if (fd !== undefined) fs.writeSync(fd, Buffer.alloc(tokens, "+"))
-    return fd
-  } catch {
-    return undefined
-  } finally {
-    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
-  }
-}
+    execFile("mkfifo", ["-m", "600", file], (error) => {
+      let fd: number | undefined
+      try {
+        fd = error === null ? openJobserver(file, fs.constants.O_RDWR) : undefined
+        if (fd !== undefined) fs.writeSync(fd, Buffer.alloc(tokens, "+"))
+      } catch {
+        if (fd !== undefined) fs.closeSync(fd)
+        fd = undefined
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+      resume(Effect.succeed(fd))
+    })
+  })
 
 const closing = (fd: number) => Effect.acquireRelease(Effect.succeed(fd), () => Effect.sync(() => fs.closeSync(fd)))
 
@@ -144,9 +156,17 @@ const semaphorePool = (slots: number) =>
   })))
 
 const ownPool = (slots: number) =>
-  Effect.suspend(() => {
-    const fd = makeFifo(slots)
-    return fd === undefined ? semaphorePool(slots) : closing(fd).pipe(Effect.map((fd) => ownFifoPool(fd, slots)))
+  makeFifo(slots).pipe(Effect.flatMap((fd) => (fd === undefined ? semaphorePool(slots) : closing(fd).pipe(Effect.map((fd) => ownFifoPool(fd, slots))))))
+
+/**
+ * `pool`, made in the background of the layer's scope: the daemon starts listening meanwhile, and
+ * a request waits for the pool (never runs without it) only if it comes first.
+ */
+const inBackground = (pool: Effect.Effect<Pool, never, Scope.Scope>) =>
+  Effect.gen(function*() {
+    const ready = yield* Deferred.make<Pool>()
+    yield* Effect.forkScoped(pool.pipe(Effect.flatMap((p) => Deferred.succeed(ready, p))))
+    return Deferred.await(ready)
   })
 
 /** The jobserver of the make that started the daemon, while that make runs; then the daemon's own. */
@@ -168,20 +188,21 @@ const inheritedPool = (fd: number, alive: () => boolean, own: Pool): Pool => {
   }
 }
 
-const make = (pool: Pool) =>
+const make = (pool: Effect.Effect<Pool>) =>
   Jobserver.of({
     withToken: (effect) =>
       Effect.gen(function*() {
-        return (yield* ClientHoldsToken) ? yield* effect : yield* pool.withToken(effect)
+        return (yield* ClientHoldsToken) ? yield* effect : yield* (yield* pool).withToken(effect)
       }),
-    serve: (req, f) => {
-      const auth = jobserverAuth(req.env)
-      const clients = auth !== undefined && req.pid !== undefined ? reachableJobserver(auth, req.pid) : undefined
-      const run = f({ ...req, env: advertiseJobserver(req.env, clients ?? pool.fifo()) })
-      // A make or cargo job runs its compile on the token it holds, even when its jobserver is closed to us.
-      const tokened = auth === undefined ? run : Effect.provideService(run, ClientHoldsToken, true)
-      return clients === undefined ? pool.using(tokened) : tokened
-    }
+    serve: (req, f) =>
+      Effect.flatMap(pool, (pool) => {
+        const auth = jobserverAuth(req.env)
+        const clients = auth !== undefined && req.pid !== undefined ? reachableJobserver(auth, req.pid) : undefined
+        const run = f({ ...req, env: advertiseJobserver(req.env, clients ?? pool.fifo()) })
+        // A make or cargo job runs its compile on the token it holds, even when its jobserver is closed to us.
+        const tokened = auth === undefined ? run : Effect.provideService(run, ClientHoldsToken, true)
+        return clients === undefined ? pool.using(tokened) : tokened
+      })
   })
 
 /**
@@ -197,7 +218,7 @@ export class Jobserver extends Context.Service<Jobserver, {
   readonly serve: <A, E, R>(req: CompileRequest, f: (req: CompileRequest) => Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }>()("sccache-ts/jobserver/Jobserver") {
   /** A pool of its own with `slots` tokens. */
-  static readonly pool = (slots: number) => Layer.effect(Jobserver, ownPool(slots).pipe(Effect.map(make)))
+  static readonly pool = (slots: number) => Layer.effect(Jobserver, inBackground(ownPool(slots)).pipe(Effect.map(make)))
 
   /**
    * The jobserver of the daemon's environment while it works (a daemon started from a make job;
@@ -205,12 +226,18 @@ export class Jobserver extends Context.Service<Jobserver, {
    */
   static readonly fromEnv = (env: Env, starter: number) =>
     Layer.effect(Jobserver, Effect.gen(function*() {
-      const own = yield* ownPool(Math.max(1, os.availableParallelism()))
+      // The starter's descriptors are looked at now, while it waits for us: it may be gone later.
       const auth = jobserverAuth(env)
       const file = auth === undefined ? undefined : reachableJobserver(auth, starter)
       const fd = file === undefined ? undefined : openJobserver(file, fs.constants.O_RDONLY)
-      if (auth === undefined || fd === undefined) return make(own)
-      yield* Effect.logInfo(`using the jobserver of the environment (${file}) while its make runs`)
-      return make(inheritedPool(yield* closing(fd), jobserverLiveness(auth, starter), own))
+      const inherited = auth === undefined || fd === undefined ? undefined : {
+        fd: yield* closing(fd),
+        alive: jobserverLiveness(auth, starter)
+      }
+      if (inherited !== undefined) yield* Effect.logInfo(`using the jobserver of the environment (${file}) while its make runs`)
+      const own = ownPool(Math.max(1, os.availableParallelism()))
+      return make(yield* inBackground(
+        inherited === undefined ? own : own.pipe(Effect.map((own) => inheritedPool(inherited.fd, inherited.alive, own)))
+      ))
     }))
 }
