@@ -30,13 +30,16 @@ export type CallOutcome = "answered" | "down" | "interrupted"
 
 export const closed: BreakerState = { _tag: "Closed" }
 
-/** Pure: may a call start at `now`, and the state it leaves. */
-export const admit = (s: BreakerState, now: number): readonly [Admission, BreakerState] => {
+/**
+ * Pure: may a call start at `now`, and the state it leaves. Only a call that `mayTry` becomes the
+ * trial: a write waits out a much longer timeout than a read, and lookups would be skipped meanwhile.
+ */
+export const admit = (s: BreakerState, now: number, mayTry = true): readonly [Admission, BreakerState] => {
   switch (s._tag) {
     case "Closed":
       return ["call", s]
     case "Open":
-      return now < s.until ? ["skip", s] : ["trial", { _tag: "Trying", backoffMs: s.backoffMs }]
+      return now < s.until || !mayTry ? ["skip", s] : ["trial", { _tag: "Trying", backoffMs: s.backoffMs }]
     case "Trying":
       return ["skip", s]
   }
@@ -74,11 +77,11 @@ const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, isDown: (e: E) => boolean): Call
 export const makeCircuitBreaker = <E>(backoff: Backoff, isDown: (e: E) => boolean) => {
   let state: BreakerState = closed
   return {
-    guard: <A>(call: Effect.Effect<A, E>, skipped: (retryInMs: number) => E): Effect.Effect<A, E> =>
+    guard: <A>(call: Effect.Effect<A, E>, skipped: (retryInMs: number) => E, mayTry = true): Effect.Effect<A, E> =>
       // Admission and settling can't be separated by an interruption: a trial left in Trying would skip every call.
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const [admission, next] = admit(state, now)
+          const [admission, next] = admit(state, now, mayTry)
           state = next
           if (admission === "skip") return Effect.fail(skipped(retryInMs(state, now)))
           return restore(call).pipe(

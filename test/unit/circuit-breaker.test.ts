@@ -21,6 +21,16 @@ describe("circuit breaker transitions", () => {
     assert.deepStrictEqual(settle(trying, "trial", "answered", 6_010, BACKOFF), closed)
   })
 
+  it("never makes a call that may not try (a write) the trial: it is skipped and the next read tries", () => {
+    const open = settle(closed, "call", "down", 0, BACKOFF)
+    const [a1, s1] = admit(open, 2_000, false)
+    assert.strictEqual(a1, "skip")
+    assert.deepStrictEqual(s1, open)
+    assert.strictEqual(admit(s1, 2_001)[0], "trial")
+    // A closed breaker lets writes through as usual.
+    assert.strictEqual(admit(closed, 0, false)[0], "call")
+  })
+
   it("doubles the window after each failed trial, up to the maximum", () => {
     let s: BreakerState = settle(closed, "call", "down", 0, BACKOFF)
     const windows: Array<number> = []
