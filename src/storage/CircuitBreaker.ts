@@ -21,7 +21,7 @@ export const DEFAULT_BACKOFF: Backoff = { initialMs: 1_000, maxMs: 30_000 }
 export type BreakerState =
   | { readonly _tag: "Closed" }
   | { readonly _tag: "Open"; readonly until: number; readonly backoffMs: number }
-  | { readonly _tag: "Trying"; readonly backoffMs: number }
+  | { readonly _tag: "Trying"; readonly backoffMs: number; readonly byWrite: boolean }
 
 export type Admission = "call" | "trial" | "skip"
 
@@ -31,17 +31,17 @@ export type CallOutcome = "answered" | "down" | "interrupted"
 export const closed: BreakerState = { _tag: "Closed" }
 
 /**
- * Pure: may a call start at `now`, and the state it leaves. Only a call that `mayTry` becomes the
- * trial: a write waits out a much longer timeout than a read, and lookups would be skipped meanwhile.
+ * Pure: may a call start at `now`, and the state it leaves. A write's trial waits out a much longer
+ * timeout than a read's, so it never holds lookups back: a read during it is a trial of its own.
  */
-export const admit = (s: BreakerState, now: number, mayTry = true): readonly [Admission, BreakerState] => {
+export const admit = (s: BreakerState, now: number, write = false): readonly [Admission, BreakerState] => {
   switch (s._tag) {
     case "Closed":
       return ["call", s]
     case "Open":
-      return now < s.until || !mayTry ? ["skip", s] : ["trial", { _tag: "Trying", backoffMs: s.backoffMs }]
+      return now < s.until ? ["skip", s] : ["trial", { _tag: "Trying", backoffMs: s.backoffMs, byWrite: write }]
     case "Trying":
-      return ["skip", s]
+      return s.byWrite && !write ? ["trial", { ...s, byWrite: false }] : ["skip", s]
   }
 }
 
@@ -77,11 +77,11 @@ const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, isDown: (e: E) => boolean): Call
 export const makeCircuitBreaker = <E>(backoff: Backoff, isDown: (e: E) => boolean) => {
   let state: BreakerState = closed
   return {
-    guard: <A>(call: Effect.Effect<A, E>, skipped: (retryInMs: number) => E, mayTry = true): Effect.Effect<A, E> =>
+    guard: <A>(call: Effect.Effect<A, E>, skipped: (retryInMs: number) => E, write = false): Effect.Effect<A, E> =>
       // Admission and settling can't be separated by an interruption: a trial left in Trying would skip every call.
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const [admission, next] = admit(state, now, mayTry)
+          const [admission, next] = admit(state, now, write)
           state = next
           if (admission === "skip") return Effect.fail(skipped(retryInMs(state, now)))
           return restore(call).pipe(

@@ -158,7 +158,7 @@ export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAU
         retryInMs > 0 ? `next try in ${Math.ceil(retryInMs / 100) / 10} s` : "a try is under way"
       })`
     })
-  const call = <A>(op: StorageError["op"], key: string, timeout: number, f: (signal: AbortSignal) => Promise<A>, mayTry = true) =>
+  const call = <A>(op: StorageError["op"], key: string, timeout: number, f: (signal: AbortSignal) => Promise<A>, write = false) =>
     breaker.guard(Effect.tryPromise({
       // Interruption by the timeout aborts the signal, so SDKs that take one drop the request.
       try: (signal) => f(signal),
@@ -183,14 +183,14 @@ export const makeRemoteStorage = (client: RemoteClient, backoff: Backoff = DEFAU
             })
           )
       })
-    ), skipped(op, key), mayTry)
+    ), skipped(op, key), write)
 
   const read = (op: StorageError["op"], key: string) =>
     call(op, key, op === "check" ? client.timeouts.check : client.timeouts.get, (signal) =>
       client.read(remoteKey(client.keyPrefix, key), signal, maxBlob).then((blob) => bounded(blob, maxBlob)))
   const write = (op: StorageError["op"], key: string, blob: Uint8Array) =>
     call(op, key, op === "check" ? client.timeouts.check : client.timeouts.put, (signal) =>
-      client.write(remoteKey(client.keyPrefix, key), blob, signal), op === "check")
+      client.write(remoteKey(client.keyPrefix, key), blob, signal), op !== "check")
 
   const check: Effect.Effect<StorageMode, StorageError> = Effect.gen(function*() {
     if (client.readOnly) {

@@ -21,14 +21,16 @@ describe("circuit breaker transitions", () => {
     assert.deepStrictEqual(settle(trying, "trial", "answered", 6_010, BACKOFF), closed)
   })
 
-  it("never makes a call that may not try (a write) the trial: it is skipped and the next read tries", () => {
+  it("lets a read try while a write's trial is under way (a write waits much longer), but not a second write", () => {
     const open = settle(closed, "call", "down", 0, BACKOFF)
-    const [a1, s1] = admit(open, 2_000, false)
-    assert.strictEqual(a1, "skip")
-    assert.deepStrictEqual(s1, open)
-    assert.strictEqual(admit(s1, 2_001)[0], "trial")
-    // A closed breaker lets writes through as usual.
-    assert.strictEqual(admit(closed, 0, false)[0], "call")
+    const [a1, byWrite] = admit(open, 2_000, true)
+    assert.strictEqual(a1, "trial")
+    assert.strictEqual(admit(byWrite, 2_001, true)[0], "skip")
+    const [a2, byRead] = admit(byWrite, 2_001)
+    assert.strictEqual(a2, "trial")
+    // Once a read is trying, everything else waits for it.
+    assert.strictEqual(admit(byRead, 2_002)[0], "skip")
+    assert.strictEqual(admit(byRead, 2_002, true)[0], "skip")
   })
 
   it("doubles the window after each failed trial, up to the maximum", () => {
