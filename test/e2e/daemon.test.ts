@@ -6,30 +6,16 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { encodeFrame, FrameReader, isBadFrame } from "../../src/protocol/Framing.ts"
-import { BIN, makeSandbox, run, runAsync, type Sandbox, total } from "../support/harness.ts"
+import { BIN, daemonPids, run, runAsync, type Sandbox, sandboxesPerTest, total } from "../support/harness.ts"
 
-const sandboxes: Array<Sandbox> = []
+const newSandbox = sandboxesPerTest()
 const sandbox = (env: NodeJS.ProcessEnv = {}) => {
-  const sb = makeSandbox(env)
-  sandboxes.push(sb)
+  const sb = newSandbox(env)
   sb.write("a.c", "int a(void) { return 1; }\n")
   return sb
 }
-afterEach(() => {
-  for (const sb of sandboxes.splice(0)) sb.stop()
-})
-
-const daemonPids = (sb: Sandbox): Array<number> =>
-  fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-    try {
-      const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
-      return env.includes("SCCACHE_START_SERVER=1") && env.includes(`SCCACHE_SERVER_UDS=${sb.socket}`)
-    } catch {
-      return false
-    }
-  })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

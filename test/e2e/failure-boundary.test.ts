@@ -7,19 +7,11 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { encodeFrame, FrameReader, isBadFrame } from "../../src/protocol/Framing.ts"
-import { BIN, makeSandbox, run, type Sandbox, total } from "../support/harness.ts"
+import { BIN, run, type Sandbox, sandboxesPerTest, total } from "../support/harness.ts"
 
-const sandboxes: Array<Sandbox> = []
-const sandbox = (env: NodeJS.ProcessEnv = {}) => {
-  const sb = makeSandbox(env)
-  sandboxes.push(sb)
-  return sb
-}
-afterEach(() => {
-  for (const sb of sandboxes.splice(0)) sb.stop()
-})
+const sandbox = sandboxesPerTest()
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

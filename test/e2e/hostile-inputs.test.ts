@@ -9,17 +9,11 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { BIN, makeSandbox, run, runAsync, type Run, type Sandbox, total } from "../support/harness.ts"
+import { BIN, makeSandbox, run, type Run, runAsync, type Sandbox, sandboxesPerTest, total } from "../support/harness.ts"
 
-const sandboxes: Array<Sandbox> = []
 const cleanups: Array<() => void> = []
-const sandbox = (env: NodeJS.ProcessEnv = {}) => {
-  const sb = makeSandbox(env)
-  sandboxes.push(sb)
-  return sb
-}
+const sandbox = sandboxesPerTest()
 afterEach(() => {
-  for (const sb of sandboxes.splice(0)) sb.stop()
   for (const c of cleanups.splice(0).reverse()) c()
 })
 

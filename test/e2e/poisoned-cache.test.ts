@@ -10,36 +10,17 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { Redis } from "ioredis"
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { type CacheEntry, decodeEntry, encodeEntry } from "../../src/cache/CacheEntry.ts"
 import { decodeManifest, encodeManifest, type Manifest } from "../../src/cache/Manifest.ts"
-import { makeSandbox, ROOT, run, type Sandbox } from "../support/harness.ts"
+import { daemonPids, ROOT, run, type Sandbox, sandboxesPerTest } from "../support/harness.ts"
 
 const HANG_GUARD = 120_000
 const backends = inject("backends")
 const GUARD = { NODE_OPTIONS: `--import=${path.join(ROOT, "test", "support", "network-guard.ts")}` }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-const sandboxes: Array<Sandbox> = []
-const sandbox = (env: NodeJS.ProcessEnv = {}) => {
-  const sb = makeSandbox({ ...GUARD, ...env })
-  sandboxes.push(sb)
-  return sb
-}
-afterEach(() => {
-  for (const sb of sandboxes.splice(0)) sb.stop()
-})
-
-/** The daemons of a sandbox, found by the socket in their environment. */
-const daemonPids = (sb: Sandbox): Array<number> =>
-  fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-    try {
-      const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
-      return env.includes("SCCACHE_START_SERVER=1") && env.includes(`SCCACHE_SERVER_UDS=${sb.socket}`)
-    } catch {
-      return false
-    }
-  })
+const sandbox = sandboxesPerTest(GUARD)
 
 /** Peak resident memory of a process, in bytes. */
 const peakRss = (pid: number): number => Number(/^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024

@@ -8,26 +8,22 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach, describe, expect, inject, it } from "vitest"
-import { BIN, have, makeSandbox, ROOT, run, type Sandbox, total } from "../support/harness.ts"
+import { describe, expect, inject, it } from "vitest"
+import { BIN, have, ROOT, run, type Sandbox, sandboxesPerTest, total } from "../support/harness.ts"
 import { freePort } from "../support/processes.ts"
 
 const backends = inject("backends")
 /** Daemons connect to loopback only, as the tests do. */
 const GUARD = { NODE_OPTIONS: `--import=${path.join(ROOT, "test", "support", "network-guard.ts")}` }
 
-const sandboxes: Array<Sandbox> = []
+const newSandbox = sandboxesPerTest(GUARD)
 const sandbox = (env: NodeJS.ProcessEnv = {}) => {
-  const sb = makeSandbox({ ...GUARD, ...env })
-  sandboxes.push(sb)
+  const sb = newSandbox(env)
   sb.write("a.c", "int a(void) { return 1; }\n")
   sb.write("b.c", "int b(void) { return 2; }\n")
   sb.write("m.c", "int main(void) { return 0; }\n")
   return sb
 }
-afterEach(() => {
-  for (const sb of sandboxes.splice(0)) sb.stop()
-})
 
 const compile = (sb: Sandbox, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => {
   const r = sb.sccache(["gcc", ...args], { env })

@@ -5,15 +5,12 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
-import { BIN, makeSandbox, run, runAsync, type Sandbox, total } from "../support/harness.ts"
+import { describe, expect, it } from "vitest"
+import { BIN, run, runAsync, type Sandbox, sandboxesPerTest, total } from "../support/harness.ts"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-const sandboxes: Array<Sandbox> = []
-afterEach(() => {
-  for (const sb of sandboxes.splice(0)) sb.stop()
-})
+const sandbox = sandboxesPerTest()
 
 /** gcc behind a shim that logs each real compile (not preprocessing, not probes) and takes its time. */
 const slowCompiler = (sb: Sandbox) => {
@@ -36,8 +33,7 @@ describe.each([
   ["preprocessor mode", { SCCACHE_DIRECT: "false" }]
 ])("single flight in %s", (_, env) => {
   it("two identical compiles at once run the compiler once, and both get its outputs", async () => {
-    const sb = makeSandbox(env)
-    sandboxes.push(sb)
+    const sb = sandbox(env)
     // A warning, so the reply the second client replays from the cache is visible.
     sb.write("a.c", "int a(int x) { int unused; return x + 1; }\n")
     const cc = slowCompiler(sb)
@@ -56,8 +52,7 @@ describe.each([
   }, 30_000)
 
   it("a failed first compile is not shared: the second runs the compiler itself", async () => {
-    const sb = makeSandbox(env)
-    sandboxes.push(sb)
+    const sb = sandbox(env)
     sb.write("bad.c", "int bad(void) { return missing; }\n")
     const cc = slowCompiler(sb)
     sb.sccache(["--start-server"])

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { afterEach } from "vitest"
 import type { LevelCounters } from "../../src/stats/Stats.ts"
 
 export const ROOT = path.resolve(import.meta.dirname, "../..")
@@ -125,3 +126,27 @@ export const copyCProject = (to: string): string => {
 
 /** Compilers present on this machine; CI installs them all (a missing one fails the suite there). */
 export const have = (exe: string): boolean => spawnSync("sh", ["-c", `command -v ${exe}`]).status === 0
+
+/** A maker of sandboxes for one test file: each is stopped (its daemon too) after the test that made it. */
+export const sandboxesPerTest = (base: NodeJS.ProcessEnv = {}) => {
+  const made: Array<Sandbox> = []
+  afterEach(() => {
+    for (const sb of made.splice(0)) sb.stop()
+  })
+  return (env: NodeJS.ProcessEnv = {}): Sandbox => {
+    const sb = makeSandbox({ ...base, ...env })
+    made.push(sb)
+    return sb
+  }
+}
+
+/** The daemons of a sandbox, found by the socket in their environment. */
+export const daemonPids = (sb: Sandbox): Array<number> =>
+  fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try {
+      const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
+      return env.includes("SCCACHE_START_SERVER=1") && env.includes(`SCCACHE_SERVER_UDS=${sb.socket}`)
+    } catch {
+      return false
+    }
+  })
