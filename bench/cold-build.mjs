@@ -12,6 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { daemonOf } from "./daemon-hit.mjs"
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const BIN = path.join(ROOT, "bin", "sccache-ts")
@@ -57,16 +58,6 @@ const cpuMs = (pid) => {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100
-}
-
-function daemonOf(socket) {
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const vars = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
-      if (vars.includes("SCCACHE_START_SERVER=1") && vars.includes(`SCCACHE_SERVER_UDS=${socket}`)) return pid
-    } catch { /* gone, or not ours */ }
-  }
-  return undefined
 }
 
 const median = (xs) => {

@@ -90,7 +90,8 @@ const median = (xs) => {
 }
 
 /** The daemon serving `socket`: the process started with it as its socket. */
-function daemonOf(socket) {
+/** The pid of the daemon serving `socket`, found by its environment. */
+export function daemonOf(socket) {
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
       const vars = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
