@@ -24,7 +24,8 @@ const SETTLE_MS = 1000
  */
 const statOf = (file: string): fs.BigIntStats | string => {
   try {
-    return fs.statSync(file, { bigint: true })
+    // Not throwing for the common miss (ENOENT, ENOTDIR) makes it several times cheaper.
+    return fs.statSync(file, { bigint: true, throwIfNoEntry: false }) ?? "ENOENT"
   } catch (e) {
     return (e as NodeJS.ErrnoException).code ?? "EIO"
   }

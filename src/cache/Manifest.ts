@@ -200,21 +200,28 @@ export const shadowCandidates = (
   cwd: string
 ): Map<string, Set<string>> => {
   const dirs = searchDirs.map((d) => path.resolve(cwd, d))
-  const readerDirs = [...new Set(includes.map((f) => path.dirname(path.resolve(cwd, f))))]
+  const files = includes.map((f) => path.resolve(cwd, f))
+  const readerDirs = [...new Set(files.map((f) => path.dirname(f)))]
+  // Every path here is absolute and normalised, so joining is concatenation (a few hundred a compile).
+  const under = (d: string, rel: string) => (d === "/" ? "/" + rel : d + "/" + rel)
   const out = new Map<string, Set<string>>()
-  for (const file of includes) {
-    const abs = path.resolve(cwd, file)
+  for (const abs of files) {
     const k = dirs.findIndex((d) => abs.startsWith(d === "/" ? d : d + "/"))
     if (k < 0) continue
     const rel = abs.slice(dirs[k]!.length + (dirs[k] === "/" ? 0 : 1))
-    for (const d of [...dirs.slice(0, k), ...readerDirs]) {
-      const candidate = path.join(d, rel)
-      if (candidate === abs) continue
-      const dir = path.dirname(candidate)
+    if (rel === "") continue
+    const slash = rel.lastIndexOf("/")
+    const relDir = slash < 0 ? "" : rel.slice(0, slash)
+    const base = rel.slice(slash + 1)
+    const add = (d: string) => {
+      if (under(d, rel) === abs) return
+      const dir = relDir === "" ? d : under(d, relDir)
       let names = out.get(dir)
       if (names === undefined) out.set(dir, (names = new Set()))
-      names.add(path.basename(candidate))
+      names.add(base)
     }
+    for (let i = 0; i < k; i++) add(dirs[i]!)
+    for (const d of readerDirs) add(d)
   }
   return out
 }

@@ -131,6 +131,11 @@ export class DirectMode extends Context.Service<DirectMode, {
       if (dirs === undefined) return undefined
       const absent: Array<readonly [string, Array<string>]> = []
       for (const [dir, names] of shadowCandidates(read, dirs, req.cwd)) {
+        // Mostly none is there (most such directories don't exist): one look for them all.
+        if (digests.absent(dir, names)) {
+          absent.push([d.view.key(dir), [...names].sort()])
+          continue
+        }
         const missing: Array<string> = []
         for (const n of names) {
           if (digests.absent(dir, [n])) missing.push(n)
