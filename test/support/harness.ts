@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach } from "vitest"
+import { afterAll, afterEach } from "vitest"
 import type { LevelCounters } from "../../src/stats/Stats.ts"
 
 export const ROOT = path.resolve(import.meta.dirname, "../..")
@@ -79,9 +79,16 @@ export interface StatsJson {
 
 export const total = (m: { counts: Record<string, number> }): number => Object.values(m.counts).reduce((a, b) => a + b, 0)
 
+/** This test file's sandboxes, removed after its last test (their daemons are stopped by then). */
+const sandboxDirs: Array<string> = []
+afterAll(() => {
+  for (const dir of sandboxDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
 /** Short paths: a Unix socket path must fit in 108 bytes. */
 export const makeSandbox = (extraEnv: NodeJS.ProcessEnv = {}): Sandbox => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sct-"))
+  sandboxDirs.push(dir)
   const socket = path.join(dir, "run", "d.sock")
   const env: NodeJS.ProcessEnv = {
     ...process.env,
