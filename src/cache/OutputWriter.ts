@@ -11,7 +11,7 @@ export class OutputWriteError extends Data.TaggedError("OutputWriteError")<{ rea
  */
 export const writeAtomically = (file: string, data: Uint8Array, mode: number) =>
   Effect.tryPromise({
-    try: (signal) => writeFileAtomically(file, data, { mode, signal }),
+    try: (signal) => writeFileAtomically(file, data, { mode, signal, replace: "unlink" }),
     catch: (e) => new OutputWriteError({ file, message: String((e as Error).message ?? e) })
   })
 

@@ -38,6 +38,8 @@ export interface DirectHit {
   readonly replay: Replay
   readonly result: string
   readonly read: ReadonlyArray<string>
+  /** The digests just verified, by absolute path: what it read need not be looked at again. */
+  readonly known: ReadonlyMap<string, string>
 }
 
 /** Manifests: looked up before any preprocessor runs, and learnt from finished compiles. */
@@ -71,6 +73,19 @@ export class DirectMode extends Context.Service<DirectMode, {
     const stats = yield* Stats
     const excluded = new Set<string>()
     const decodeManifestOnce = decodedOnce(decodeManifest)
+    /**
+     * Reachability is pure in (candidate, working directory, include roots), and a decoded manifest
+     * is kept (decodedOnce) while its blob is: a repeat hit doesn't walk the paths again.
+     */
+    const reachableMemo = new WeakMap<ManifestCandidate, Map<string, boolean>>()
+    const reachableFor = (cand: ManifestCandidate, back: (f: string) => string, where: string, roots: ReadonlyArray<string>) => {
+      let known = reachableMemo.get(cand)
+      if (known === undefined) reachableMemo.set(cand, (known = new Map()))
+      const k = `${where}\0${roots.join("\0")}`
+      let ok = known.get(k)
+      if (ok === undefined) known.set(k, (ok = candidateReachable(cand, back, roots)))
+      return ok
+    }
 
     const readManifest = (key: string, opts?: { readonly wait: boolean }) =>
       cache.lookupBlob(key, opts).pipe(Effect.flatMap((blob) => {
@@ -107,7 +122,7 @@ export class DirectMode extends Context.Service<DirectMode, {
     const matches = (cand: ManifestCandidate, cwd: string, view: PathView, roots: ReadonlyArray<string>): boolean => {
       const back = (f: string) => (view.relocatable ? path.resolve(cwd, f) : f)
       // Shared manifests are input from others: only files this compile's include search can reach are read.
-      if (!candidateReachable(cand, back, roots)) return false
+      if (!reachableFor(cand, back, view.relocatable ? cwd : "", roots)) return false
       for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
       for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
       return true
@@ -183,7 +198,8 @@ export class DirectMode extends Context.Service<DirectMode, {
             )
             if (!wrote) return undefined
           }
-          return { entry, replay, result: cand.result, read: cand.includes.map(([f]) => f) }
+          const known = new Map(cand.includes.map(([f, digest]) => [path.resolve(req.cwd, f), digest]))
+          return { entry, replay, result: cand.result, read: cand.includes.map(([f]) => f), known }
         }
         return undefined
       }),

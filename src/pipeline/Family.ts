@@ -43,8 +43,11 @@ export interface Job {
   readonly key: Effect.Effect<ResultKey | Skip>
   /** How a reply is shown to this client (say, diagnostics without colors); as it is by default. */
   readonly present?: (reply: Compiled) => Compiled
-  /** Records what a key was made of, for `--explain` to compare a later miss with. */
-  readonly remember?: (key: string, read: ReadonlyArray<string>, outcome: "hit" | "miss") => Effect.Effect<void>
+  /**
+   * Records what a key was made of, for `--explain` to compare a later miss with; `known`: digests
+   * already verified, by absolute path.
+   */
+  readonly remember?: (key: string, read: ReadonlyArray<string>, outcome: "hit" | "miss", known?: ReadonlyMap<string, string>) => Effect.Effect<void>
 }
 
 /** Stdout and stderr to replay. */

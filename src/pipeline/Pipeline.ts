@@ -114,7 +114,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       // Direct mode: no preprocessor, when the manifest's files are all as they were.
       const directHit = (d: Direct) =>
         direct.lookup(req, d, outputs).pipe(Effect.flatMap((h) =>
-          h === undefined ? Effect.succeed(undefined) : remember(h.result, h.read, "hit").pipe(Effect.as(hit(h.entry, h.replay, "direct")))
+          h === undefined ? Effect.succeed(undefined) : remember(h.result, h.read, "hit", h.known).pipe(Effect.as(hit(h.entry, h.replay, "direct")))
         ))
       if (d !== undefined && !config.recache) {
         const found = yield* directHit(d)

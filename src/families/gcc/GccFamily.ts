@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { createHash, randomBytes } from "node:crypto"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
@@ -24,6 +24,7 @@ import { Jobserver } from "../../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../../protocol/Messages.ts"
 import { type Depend, type Direct, type Family, type Job, pathView, type PathView, type ResultKey, skip } from "../../pipeline/Family.ts"
 import { fixedOutputs } from "../../pipeline/Outputs.ts"
+import { tempName } from "../../fs/AtomicWrite.ts"
 
 export const cpuFingerprint = (() => {
   let cached: string | undefined
@@ -52,7 +53,7 @@ const spelling = (view: PathView, cwd: string) => ({
 
 /** Depend mode: the compile itself lists what it read, in its own .d or in one of ours. */
 const dependOn = (req: CompileRequest, c: GccCompilation, args: ReadonlyArray<string>): Depend => {
-  const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `sccache-ts-${process.pid}-${randomBytes(6).toString("hex")}.d`) : undefined
+  const tmpDep = c.dep === undefined ? path.join(os.tmpdir(), `${tempName()}.d`) : undefined
   return {
     args: tmpDep === undefined ? args : [...args, "-MD", "-MF", tmpDep],
     finish: (out) =>
@@ -181,11 +182,11 @@ export const gccFamily = Effect.gen(function*() {
           ? {}
           : { present: (reply) => ({ ...reply, stderr: stripColors(Buffer.from(reply.stderr, "base64")).toString("base64") }) }),
         // What --explain and the debug log compare a miss against.
-        remember: (key, read, outcome) =>
+        remember: (key, read, outcome, known) =>
           history.record(keyInputsOf({
             key, ...(direct === undefined ? {} : { manifest: direct.manifestKey }), cwd: req.cwd, input: c.input, output: c.output,
             compiler: compiler.identity, args: c.directArgs, env: keyEnv(env), read
-          }, (f) => digests.digest(f)?.digest), outcome)
+          }, (f) => known?.get(f) ?? digests.digest(f)?.digest), outcome)
       } satisfies Job
     })
   }
