@@ -1,8 +1,9 @@
-// A cold build through sccache-ts against a plain one (not a timed test): a generated C project of
-// 30 files (-O2, four system headers and two local ones) built with `make -jN`, plain and through
-// a running daemon with an empty cache, interleaved round by round so that a busy machine's noise
-// hits both alike. Prints each round's ratio, their median, and the daemon's CPU time per build
-// (what competes with the compilers).
+// Cold builds through sccache-ts, ccache and Debian's sccache against a plain one (not a timed
+// test): a generated C project of 30 files (-O2, four system headers and two local ones) built with
+// `make -jN`, plain and through each cache with an empty cache, interleaved round by round so that
+// a busy machine's noise hits all alike. Prints each round's ratios, their medians, and the
+// sccache-ts daemon's CPU time per build (what competes with the compilers). ccache and sccache
+// are left out when not installed.
 //
 //   node bench/cold-build.mjs [--rounds N] [--jobs N] [--files N]
 
@@ -81,7 +82,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sct-cold-"))
 const dir = path.join(tmp, "src")
 generate(dir, Number(values.files ?? 30))
 const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SCCACHE_|MAKEFLAGS$|MFLAGS$|MAKELEVEL$)/.test(k)))
-const ratios = []
+const has = (bin) => spawnSync(bin, ["--version"], { stdio: "ignore" }).status === 0
+const others = [["ccache", "/usr/bin/ccache"], ["sccache", "/usr/bin/sccache"]].filter(([, bin]) => has(bin))
+const ratios = { "sccache-ts": [], ...Object.fromEntries(others.map(([name]) => [name, []])) }
 try {
   for (let r = 0; r < rounds; r++) {
     const env = { ...base, LC_ALL: "C", SCCACHE_DIR: path.join(tmp, `cache${r}`), SCCACHE_SERVER_UDS: path.join(tmp, `d${r}.sock`), SCCACHE_IDLE_TIMEOUT: "60" }
@@ -98,13 +101,25 @@ try {
     // The background cache writes finish after make does: they count as the daemon's work too.
     spawnSync("sleep", ["1"])
     const daemonCpu = pid === undefined ? NaN : cpuMs(pid) - cpu0
-    const plain = plainA ?? build(dir, jobs, env, "")
     spawnSync(BIN, ["--stop-server"], { env })
     await new Promise((resolve) => (daemon.exitCode !== null ? resolve() : daemon.on("exit", resolve)))
-    ratios.push(cold / plain)
-    console.log(`round ${r + 1}: plain ${plain.toFixed(0)} ms, cold ${cold.toFixed(0)} ms, ratio ${(cold / plain).toFixed(3)}, daemon CPU ${daemonCpu.toFixed(0)} ms`)
+    const line = [`round ${r + 1}:`]
+    const times = { "sccache-ts": cold }
+    for (const [name, bin] of others) {
+      // sccache's server on a port of its own (its default may be taken), started before the build as ours was.
+      const own = { ...base, LC_ALL: "C", CCACHE_DIR: path.join(tmp, `ccache${r}`), SCCACHE_DIR: path.join(tmp, `sccache${r}`), SCCACHE_IDLE_TIMEOUT: "60", SCCACHE_SERVER_PORT: String(14226 + r) }
+      if (name === "sccache") spawnSync(bin, ["--start-server"], { env: own })
+      times[name] = build(dir, jobs, own, bin)
+      if (name === "sccache") spawnSync(bin, ["--stop-server"], { env: own })
+    }
+    const plain = plainA ?? build(dir, jobs, env, "")
+    for (const [name, ms] of Object.entries(times)) {
+      ratios[name].push(ms / plain)
+      line.push(`${name} ${ms.toFixed(0)} ms (${(ms / plain).toFixed(3)})`)
+    }
+    console.log(`${line.join(" ")}, plain ${plain.toFixed(0)} ms, sccache-ts daemon CPU ${daemonCpu.toFixed(0)} ms`)
   }
-  console.log(`median cold/plain over ${rounds} rounds (make -j${jobs}): ${median(ratios).toFixed(3)}`)
+  for (const [name, rs] of Object.entries(ratios)) console.log(`median cold/plain over ${rounds} rounds (make -j${jobs}), ${name}: ${median(rs).toFixed(3)}`)
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true })
 }

@@ -1,5 +1,5 @@
 import { Data, Exit, Schema } from "effect"
-import { webcrypto } from "node:crypto"
+import { createHash, webcrypto } from "node:crypto"
 import { promisify } from "node:util"
 import { DEFAULT_ZSTD_LEVEL } from "../config/Config.ts"
 import * as zlib from "node:zlib"
@@ -53,11 +53,25 @@ const Header = Schema.Struct({
 })
 const decodeHeader = Schema.decodeUnknownExit(Schema.fromJsonString(Header))
 
-const zstdCompress = promisify(zlib.zstdCompress)
-const zstdDecompress = promisify(zlib.zstdDecompress) as (buf: Uint8Array, opts: zlib.ZstdOptions) => Promise<Buffer>
+const zstdCompressAsync = promisify(zlib.zstdCompress)
+const zstdDecompressAsync = promisify(zlib.zstdDecompress) as (buf: Uint8Array, opts: zlib.ZstdOptions) => Promise<Buffer>
 
-/** SHA-256 on libuv's threadpool: a big entry never holds up the event loop. */
-const sha256 = async (data: Uint8Array): Promise<Buffer> => Buffer.from(await webcrypto.subtle.digest("SHA-256", data))
+/**
+ * Up to this size, compression and hashing run on the event loop: a thread-pool round trip costs
+ * several times the work itself for a small object (a 3 KB entry: 0.7 ms compressed off the loop,
+ * 0.12 ms on it). Bigger ones go to libuv's threadpool and never hold the loop up.
+ */
+const ON_LOOP_BYTES = 256 * 1024
+
+const zstdCompress = (data: Uint8Array, opts: zlib.ZstdOptions): Promise<Buffer> =>
+  data.length <= ON_LOOP_BYTES ? Promise.resolve().then(() => zlib.zstdCompressSync(data, opts)) : zstdCompressAsync(data, opts)
+
+/** `size`: the declared inflated size (the output is bounded by it either way). */
+const zstdDecompress = (data: Uint8Array, opts: zlib.ZstdOptions, size: number): Promise<Buffer> =>
+  size <= ON_LOOP_BYTES ? Promise.resolve().then(() => zlib.zstdDecompressSync(data, opts)) : zstdDecompressAsync(data, opts)
+
+const sha256 = async (data: Uint8Array): Promise<Buffer> =>
+  data.length <= ON_LOOP_BYTES ? createHash("sha256").update(data).digest() : Buffer.from(await webcrypto.subtle.digest("SHA-256", data))
 
 /**
  * `claimed` (a digest an entry's meta states for one of its files) if it is that data's
@@ -69,7 +83,7 @@ export const verifiedDigest = async (data: Uint8Array, claimed: string | undefin
 /**
  * Layout: "SCTS" | format u8 | body size u64 | sha256(body) | zstd(body), where body is a u32
  * header length, the JSON header (which names the key), then stdout, stderr and each file's
- * bytes in header order. Compression and hashing run off the event loop.
+ * bytes in header order. Compression and hashing of big entries run off the event loop.
  */
 /** `level`: zstd's (`SCCACHE_CACHE_ZSTD_LEVEL`). */
 export const encodeEntry = async (key: string, entry: CacheEntry, level = DEFAULT_ZSTD_LEVEL): Promise<Uint8Array | EntryTooLarge> => {
@@ -118,7 +132,7 @@ export const decodeEntry = async (key: string, blob: Uint8Array, max: number = M
   let body: Buffer
   try {
     // A decompression bomb stops at the declared size: zlib refuses to grow its output past it.
-    body = await zstdDecompress(buf.subarray(PREFIX), { maxOutputLength: size })
+    body = await zstdDecompress(buf.subarray(PREFIX), { maxOutputLength: size }, size)
   } catch (e) {
     return corrupt(`cannot decompress: ${(e as Error).message}`, e)
   }

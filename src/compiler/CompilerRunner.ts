@@ -1,6 +1,7 @@
 import { Context, Data, Effect, Layer } from "effect"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
+import * as fs from "node:fs"
 import { StringDecoder } from "node:string_decoder"
 import { assemblerReadsFiles } from "./Language.ts"
 
@@ -102,6 +103,19 @@ const CANCEL_GRACE_MS = 2000
 /** Via the shell only to set the umask: `exec` keeps the pid, so signals and exit status are the compiler's. */
 const UMASK_SCRIPT = 'umask "$0" && exec "$@"'
 
+/**
+ * The daemon's own umask (it never changes it), read without setting it. A client with the same
+ * one, the usual case, gets its compiler spawned directly: no shell to start for every compile.
+ */
+const OWN_UMASK: number | undefined = (() => {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"))
+    return m === null ? undefined : parseInt(m[1]!, 8)
+  } catch {
+    return undefined
+  }
+})()
+
 const signalGroup = (pid: number | undefined, signal: NodeJS.Signals) => {
   if (pid === undefined) return
   try {
@@ -123,7 +137,7 @@ const capture = <A>(
   done: (status: { exitCode: number; signal: NodeJS.Signals | null; stderr: Buffer }) => A
 ) =>
   Effect.callback<A, CompilerSpawnError>((resume) => {
-    const [file, argv] = umask === undefined ? [exe, args] : ["/bin/sh", ["-c", UMASK_SCRIPT, umask.toString(8), exe, ...args]]
+    const [file, argv] = umask === undefined || umask === OWN_UMASK ? [exe, args] : ["/bin/sh", ["-c", UMASK_SCRIPT, umask.toString(8), exe, ...args]]
     const child = spawn(file, argv, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
     const err: Array<Buffer> = []
     let exited = false
