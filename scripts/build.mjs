@@ -30,7 +30,8 @@ const common = {
   format: "esm",
   platform: "node",
   target: "node22",
-  minify: true,
+  // SCCACHE_TS_NO_MINIFY=1 keeps names and lines readable in CPU profiles (node --cpu-prof).
+  ...(process.env.SCCACHE_TS_NO_MINIFY === "1" ? { minifySyntax: true } : { minify: true }),
   // Remote storage SDKs stay in node_modules: only the daemon loads them, and only when configured.
   external: ["@aws-sdk/*", "@google-cloud/*", "ioredis", "memjs"],
   define: {

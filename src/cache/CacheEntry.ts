@@ -57,14 +57,17 @@ const zstdCompressAsync = promisify(zlib.zstdCompress)
 const zstdDecompressAsync = promisify(zlib.zstdDecompress) as (buf: Uint8Array, opts: zlib.ZstdOptions) => Promise<Buffer>
 
 /**
- * Up to this size, compression and hashing run on the event loop: a thread-pool round trip costs
+ * Up to this size, decompression and hashing run on the event loop: a thread-pool round trip costs
  * several times the work itself for a small object (a 3 KB entry: 0.7 ms compressed off the loop,
  * 0.12 ms on it). Bigger ones go to libuv's threadpool and never hold the loop up.
  */
 const ON_LOOP_BYTES = 256 * 1024
 
+/** Node's one-shot zstd compresses worse than its stream past about 16 KiB (measured): compressed on the loop only below. */
+const COMPRESS_ON_LOOP_BYTES = 16 * 1024
+
 const zstdCompress = (data: Uint8Array, opts: zlib.ZstdOptions): Promise<Buffer> =>
-  data.length <= ON_LOOP_BYTES ? Promise.resolve().then(() => zlib.zstdCompressSync(data, opts)) : zstdCompressAsync(data, opts)
+  data.length <= COMPRESS_ON_LOOP_BYTES ? Promise.resolve().then(() => zlib.zstdCompressSync(data, opts)) : zstdCompressAsync(data, opts)
 
 /** `size`: the declared inflated size (the output is bounded by it either way). */
 const zstdDecompress = (data: Uint8Array, opts: zlib.ZstdOptions, size: number): Promise<Buffer> =>

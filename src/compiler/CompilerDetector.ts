@@ -60,7 +60,7 @@ export class CompilerDetector extends Context.Service<CompilerDetector, {
         // Synchronous: two calls on every request, each cheaper than a trip through the thread pool.
         const { real, st } = yield* Effect.try({
           try: () => {
-            const real = fss.realpathSync(exe)
+            const real = fss.realpathSync.native(exe)
             return { real, st: fss.statSync(real, { bigint: true }) }
           },
           catch: (e) => new UnsupportedCompiler({ exe, message: String(e) })

@@ -1,6 +1,6 @@
 import { Effect, Layer, Ref } from "effect"
 import { randomBytes } from "node:crypto"
-import { constants as FS } from "node:fs"
+import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { DaemonConfig } from "../config/Config.ts"
@@ -22,7 +22,7 @@ const FILE_MODE = 0o600
  * A FIFO at an entry's path would block the thread that opens it for good (libuv's, which every
  * file operation of the daemon shares); a symlink could point anywhere.
  */
-const OPEN_ENTRY = FS.O_RDONLY | FS.O_NONBLOCK | FS.O_NOFOLLOW
+const OPEN_ENTRY = fsSync.constants.O_RDONLY | fsSync.constants.O_NONBLOCK | fsSync.constants.O_NOFOLLOW
 
 /** A file at an entry's path that is not one we could have written. */
 class Refused extends Error {
@@ -184,9 +184,11 @@ export const makeDiskStorage = Effect.fnUntraced(function*(opts: { readonly dir:
   const check: Effect.Effect<StorageMode, StorageError> = Effect.gen(function*() {
     const probe = path.join(root, tempName())
     const bytes = randomBytes(16)
+    // Synchronous: it runs once, as the daemon starts, and the first compile waits for it (the
+    // thread pool's first round trips cost more than the few syscalls).
     const writable = yield* attempt("check", "unavailable", `cannot write to ${root}`, async () => {
-      await fs.mkdir(root, { recursive: true, mode: DIR_MODE })
-      await fs.writeFile(probe, bytes, { flag: "wx", mode: FILE_MODE })
+      fsSync.mkdirSync(root, { recursive: true, mode: DIR_MODE })
+      fsSync.writeFileSync(probe, bytes, { flag: "wx", mode: FILE_MODE })
     }).pipe(
       Effect.as(true),
       // Not writable, but entries can still be served if the folder can be listed.
@@ -195,8 +197,13 @@ export const makeDiskStorage = Effect.fnUntraced(function*(opts: { readonly dir:
       )
     )
     if (!writable) return "read-only"
-    const back = yield* attempt("check", "unavailable", `cannot read back ${probe}`, () =>
-      fs.readFile(probe).finally(() => fs.rm(probe, { force: true })))
+    const back = yield* attempt("check", "unavailable", `cannot read back ${probe}`, async () => {
+      try {
+        return fsSync.readFileSync(probe)
+      } finally {
+        fsSync.rmSync(probe, { force: true })
+      }
+    })
     if (!back.equals(bytes)) {
       return yield* new StorageError({
         backend: "disk",
