@@ -17,7 +17,10 @@ import { LoggingLayer } from "../log/Logging.ts"
 import { SpanTimingsLayer } from "../log/SpanTimings.ts"
 import { Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
-import { storageLayer } from "../storage/StorageLayer.ts"
+import { localDiskStores, storageLayer } from "../storage/StorageLayer.ts"
+import { VERSION_DIR } from "../storage/DiskStorage.ts"
+import { KeptDigestsFile } from "../fs/KeptDigests.ts"
+import * as path from "node:path"
 import { CompileService } from "./CompileService.ts"
 import { DaemonServer } from "./DaemonServer.ts"
 
@@ -47,11 +50,15 @@ const daemonLayer = (processEnv: Env, socket: string) => {
   const idleTimeoutSeconds = settings instanceof Error ? 600 : settings.idleTimeoutSeconds
   const shown = settings instanceof Error ? { basedirs: [], direct: true } : { basedirs: settings.basedirs, direct: settings.direct }
   const base = Layer.mergeAll(Stats.layer, CompilerRunner.layer, Jobserver.fromEnv(env, process.ppid), KeyHistory.layer)
+  const kept = Layer.succeed(
+    KeptDigestsFile,
+    settings instanceof Error || !localDiskStores(env) ? undefined : path.join(settings.cacheDir, VERSION_DIR, "toolchain-digests.json")
+  )
   const compiles = error !== undefined
     ? Layer.effect(CompileService, Effect.fail(error))
     : CompileService.layer.pipe(Layer.provide(Pipeline.layer), Layer.provide(DirectMode.layer))
   const full = Layer.merge(compiles, Explain.layer).pipe(
-    Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer)),
+    Layer.provide(Layer.mergeAll(FileDigests.layer, IncludeSearch.layer, kept)),
     Layer.provide(EntryCache.layer),
     Layer.provide(CompilerDetector.layer),
     Layer.provideMerge(CheckedStorage.pipe(Layer.provide(storageLayer(env)))),

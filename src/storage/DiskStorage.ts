@@ -8,7 +8,7 @@ import { TEMP_PREFIX, tempName, writeFileAtomically } from "../fs/AtomicWrite.ts
 import { MAX_ENTRY_BYTES, Storage, StorageError, type StorageFailure, type StorageMode } from "./Storage.ts"
 
 /** Our entries live in this subfolder, so a SCCACHE_DIR shared with mozilla sccache never mixes the two. */
-const VERSION_DIR = "sccache-ts-v1"
+export const VERSION_DIR = "sccache-ts-v1"
 const KEY = /^[0-9a-f]{16,128}$/
 /** Older temp files belong to a writer that died mid-put; younger ones may still be in flight. */
 const STALE_TEMP_MS = 60 * 60 * 1000

@@ -62,6 +62,12 @@ const diskLevel = (readOnly: boolean) =>
     return { name: "disk", storage, writable: mode === "read-write" && !readOnly } satisfies Level
   })
 
+/** Whether the local disk is a cache level that stores: only then may the daemon keep files of its own there. */
+export const localDiskStores = (env: Env): boolean => {
+  const settings = parseBackendSettings(env)
+  return !(settings instanceof ConfigError) && settings.levels.includes("disk") && !settings.localReadOnly
+}
+
 /**
  * The daemon's Storage, chosen from `env` with sccache's variables: the local disk alone (no SDK
  * is loaded), or levels (`SCCACHE_MULTILEVEL_CHAIN`, else the disk in front of a remote, or a

@@ -97,6 +97,9 @@ describe("cargo through sccache-ts", () => {
     // cargo's pipe through /proc) or by the client (bin crates), could open the jobserver it was given.
     for (const lib of LIBS) expect(seen.filter((s) => s.crate === lib).map((s) => s.emit).sort()).toEqual(["--emit=dep-info", "--emit=dep-info,metadata,link"])
     expect(seen.filter((s) => s.jobserver !== "ok")).toEqual([])
+    // The sysroot's libraries were hashed once, and kept for the next daemon.
+    const kept = JSON.parse(fs.readFileSync(path.join(sb.env["SCCACHE_DIR"]!, "sccache-ts-v1", "toolchain-digests.json"), "utf8"))
+    expect(Object.keys(kept).some((f) => /\/librustc_driver-[^/]*\.so$/.test(f))).toBe(true)
   })
 
   it("rebuilds after cargo clean from the cache alone: every library a hit, no rustc run for any, warnings replayed", () => {

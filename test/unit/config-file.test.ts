@@ -13,6 +13,7 @@ import { configFilePath, loadConfig, parseConfigFile } from "../../src/config/Co
 import { absolutePaths } from "../../src/config/PathVariables.ts"
 import { socketPath } from "../../src/config/SocketPath.ts"
 import { unsupportedNotice, unsupportedVariables, VARIABLES } from "../../src/config/Variables.ts"
+import { localDiskStores } from "../../src/storage/StorageLayer.ts"
 
 const ROOT = path.resolve(import.meta.dirname, "../..")
 
@@ -298,6 +299,13 @@ describe("storage levels", () => {
     for (const chain of ["disk,gcs", "disk,azure", "disk,disk", " , "]) {
       expect(parseBackendSettings({ ...remotes, SCCACHE_MULTILEVEL_CHAIN: chain })).toMatchObject({ variable: "SCCACHE_MULTILEVEL_CHAIN" })
     }
+  })
+
+  it("lets the daemon keep files of its own in the local cache only when that level stores", () => {
+    expect(localDiskStores({})).toBe(true)
+    expect(localDiskStores({ SCCACHE_LOCAL_RW_MODE: "READ_ONLY" })).toBe(false)
+    expect(localDiskStores({ ...remotes, SCCACHE_MULTILEVEL_CHAIN: "redis" })).toBe(false)
+    expect(localDiskStores({ SCCACHE_LOCAL_RW_MODE: "RO" })).toBe(false)
   })
 
   it("reads SCCACHE_LOCAL_RW_MODE", () => {

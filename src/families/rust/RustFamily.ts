@@ -19,6 +19,7 @@ import { Jobserver } from "../../jobserver/Jobserver.ts"
 import type { CompileRequest } from "../../protocol/Messages.ts"
 import { type Family, type Job, type Outputs, type ResultKey, skip } from "../../pipeline/Family.ts"
 import { makeMemo } from "../../pipeline/Keyed.ts"
+import { keptDigest, KeptDigestsFile } from "../../fs/KeptDigests.ts"
 
 const KIND = { lang: "Rust", adv: "rust" }
 
@@ -136,6 +137,10 @@ export const rustFamily = Effect.gen(function*() {
   const digests = (files: ReadonlyArray<string>, cwd: string) =>
     Effect.sync(() => files.map((f) => [f, digestOf(path.resolve(cwd, f))] as const))
 
+  /** The sysroot libraries' digests, kept across daemons beside the local cache's entries, when it stores. */
+  const keptIn = yield* KeptDigestsFile
+  const libraryDigest = (file: string) => (keptIn === undefined ? hashLibrary(file) : keptDigest(keptIn, file, hashLibrary))
+
   /** rustc -vV (in the compiler's identity), its sysroot, the sysroot's libraries and the target's. */
   const computeToolchain = ({ req, compiler, c }: { req: CompileRequest; compiler: CompilerInfo; c: Toolchain }) =>
     Effect.gen(function*() {
@@ -149,7 +154,7 @@ export const rustFamily = Effect.gen(function*() {
         const b = new KeyBuilder().field("compiler", compiler.identity).field("sysroot", sysroot)
         const libDir = path.join(sysroot, "lib")
         const libs = (await fsp.readdir(libDir).catch(() => [])).filter((f) => /\.(so|dylib|dll)(\.|$)/.test(f)).sort()
-        const libDigests = await Promise.all(libs.map((lib) => hashLibrary(path.join(libDir, lib))))
+        const libDigests = await Promise.all(libs.map((lib) => libraryDigest(path.join(libDir, lib))))
         for (const [i, lib] of libs.entries()) b.field(lib, libDigests[i]!)
         // The target's standard library: names carry its build hash, sizes catch a rebuild.
         const stdDir = path.join(libDir, "rustlib", target, "lib")
