@@ -1,4 +1,5 @@
 import { Effect, Layer } from "effect"
+import * as path from "node:path"
 import { EntryCache } from "../cache/EntryCache.ts"
 import { CompilerDetector } from "../compiler/CompilerDetector.ts"
 import { CompilerRunner } from "../compiler/CompilerRunner.ts"
@@ -20,7 +21,6 @@ import { Storage } from "../storage/Storage.ts"
 import { localDiskStores, storageLayer } from "../storage/StorageLayer.ts"
 import { VERSION_DIR } from "../storage/DiskStorage.ts"
 import { KeptDigestsFile } from "../fs/KeptDigests.ts"
-import * as path from "node:path"
 import { CompileService } from "./CompileService.ts"
 import { DaemonServer } from "./DaemonServer.ts"
 
