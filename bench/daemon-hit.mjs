@@ -95,7 +95,9 @@ export function daemonOf(socket) {
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
       const vars = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
-      if (vars.includes("SCCACHE_START_SERVER=1") && vars.includes(`SCCACHE_SERVER_UDS=${socket}`)) return pid
+      // Not a child it runs with its own environment (mkfifo, a compiler probe): the daemon runs our bundle.
+      const daemon = vars.includes("SCCACHE_START_SERVER=1") && vars.includes(`SCCACHE_SERVER_UDS=${socket}`)
+      if (daemon && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("client.mjs")) return pid
     } catch { /* gone, or not ours */ }
   }
   throw new Error(`no daemon found for ${socket}`)

@@ -152,7 +152,9 @@ export const daemonPids = (sb: Sandbox): Array<number> =>
   fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
       const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
-      return env.includes("SCCACHE_START_SERVER=1") && env.includes(`SCCACHE_SERVER_UDS=${sb.socket}`)
+      // Not a child it runs with its own environment (mkfifo, a compiler probe): the daemon runs our bundle.
+      return env.includes("SCCACHE_START_SERVER=1") && env.includes(`SCCACHE_SERVER_UDS=${sb.socket}`) &&
+        fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("client.mjs")
     } catch {
       return false
     }
