@@ -148,14 +148,25 @@ export const sandboxesPerTest = (base: NodeJS.ProcessEnv = {}) => {
 }
 
 /** The daemons of a sandbox, found by the socket in their environment. */
-export const daemonPids = (sb: Sandbox): Array<number> =>
-  fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+export const daemonPids = (sb: Sandbox): Array<number> => {
+  const parentOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1])
+  const matching = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
       const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
-      // Not a child it runs with its own environment (mkfifo, a compiler probe): the daemon runs our bundle.
+      // Not a child it runs with its own environment (mkfifo): the daemon runs our bundle.
       return env.includes("SCCACHE_START_SERVER=1") && env.includes(`SCCACHE_SERVER_UDS=${sb.socket}`) &&
         fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("client.mjs")
     } catch {
       return false
     }
   })
+  // Nor one it is forking (a compiler, between fork and exec, is still a copy of the daemon).
+  return matching.filter((pid) => {
+    try {
+      return !matching.includes(parentOf(pid))
+    } catch {
+      return false
+    }
+  })
+}
+
