@@ -1,6 +1,7 @@
 import { Context, Layer } from "effect"
 import * as fs from "node:fs"
 import { assemblerReadsFiles } from "../compiler/Language.ts"
+import { SETTLE_MS, statIdentity } from "../fs/KeptDigests.ts"
 import { hashRegularFileSync, MAX_DIGEST_BYTES } from "../fs/StreamHash.ts"
 
 export interface FileDigest {
@@ -15,8 +16,6 @@ export interface FileDigest {
   readonly changedMs: number
 }
 
-/** A file changed this recently may change again within one tick of the file system's clock. */
-const SETTLE_MS = 1000
 
 /**
  * stat that never throws: the stats, or the error's code for a path that can't be looked at
@@ -33,8 +32,6 @@ const statOf = (file: string): fs.BigIntStats | string => {
 
 /** Codes after which nothing can be found at the path by anyone (the compiler included). */
 const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"])
-
-const identity = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
 
 export const scanText = (data: Buffer): Omit<FileDigest, "digest" | "changedMs"> => {
   const text = data.toString("latin1")
@@ -63,7 +60,7 @@ export class FileDigests extends Context.Service<FileDigests, {
       const st = statOf(file)
       // Unreadable or not a file: the compile goes its slow way, and the compiler says why.
       if (typeof st === "string" || !st.isFile()) return undefined
-      const id = identity(st)
+      const id = statIdentity(st)
       const known = digests.get(file)
       if (known !== undefined && known.id === id) return known.value
       // Streamed and bounded: a manifest from a shared cache may name any file.
@@ -86,7 +83,7 @@ export class FileDigests extends Context.Service<FileDigests, {
       const st = statOf(dir)
       if (typeof st === "string") return NOTHING_THERE.has(st) ? null : undefined
       if (!st.isDirectory()) return null
-      const id = identity(st)
+      const id = statIdentity(st)
       const known = listings.get(dir)
       if (known !== undefined && known.id === id) return known.names
       let names: ReadonlySet<string>

@@ -9,8 +9,8 @@ import { writeFileAtomically } from "./AtomicWrite.ts"
  */
 export const KeptDigestsFile = Context.Reference<string | undefined>("sccache-ts/fs/KeptDigestsFile", { defaultValue: () => undefined })
 
-/** A file changed this recently may change again within one tick of the file system's clock. */
-const SETTLE_MS = 1000
+/** A file changed this recently may change again within one tick of the file system's clock: its digest is not kept. */
+export const SETTLE_MS = 1000
 
 /** The store stays small (a toolchain has a few libraries): anything bigger is not ours. */
 const MAX_STORE_BYTES = 1 << 20
