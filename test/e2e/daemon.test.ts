@@ -8,7 +8,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { encodeFrame, FrameReader, isBadFrame } from "../../src/protocol/Framing.ts"
-import { BIN, daemonPids, run, runAsync, type Sandbox, sandboxesPerTest, total } from "../support/harness.ts"
+import { BIN, daemonPids, run, runAsync, type Sandbox, sandboxesPerTest, settledDaemonPids, total } from "../support/harness.ts"
 
 const newSandbox = sandboxesPerTest()
 const sandbox = (env: NodeJS.ProcessEnv = {}) => {
@@ -49,7 +49,7 @@ describe("daemon life cycle", () => {
     const runs = await Promise.all(Array.from({ length: 12 }, (_, i) => runAsync(BIN, ["gcc", "-c", `f${i}.c`], { cwd: sb.dir, env: sb.env })))
     expect(runs.map((r) => r.code)).toEqual(Array(12).fill(0))
     for (let i = 0; i < 12; i++) expect(fs.existsSync(path.join(sb.dir, `f${i}.o`))).toBe(true)
-    expect(daemonPids(sb)).toHaveLength(1)
+    expect(await settledDaemonPids(sb)).toHaveLength(1)
     const log = fs.readFileSync(path.join(path.dirname(sb.dir), "daemon.log"), "utf8")
     expect(log.match(/listening on/g)).toHaveLength(1)
     expect(sb.stats().stats.compile_requests).toBe(12)
@@ -89,15 +89,16 @@ describe("daemon life cycle", () => {
     )
   })
 
-  it("replaces the stale socket a killed daemon left behind", () => {
+  it("replaces the stale socket a killed daemon left behind", async () => {
     const sb = sandbox()
     sb.sccache(["--start-server"])
-    const [pid] = daemonPids(sb)
+    const [pid] = await settledDaemonPids(sb)
     process.kill(pid!, "SIGKILL")
     expect(fs.existsSync(sb.socket)).toBe(true)
     expect(sb.sccache(["gcc", "-c", "a.c"]).code).toBe(0)
-    expect(daemonPids(sb)).toHaveLength(1)
-    expect(daemonPids(sb)[0]).not.toBe(pid)
+    const now = await settledDaemonPids(sb)
+    expect(now).toHaveLength(1)
+    expect(now[0]).not.toBe(pid)
     expect(sb.stats().stats.compile_requests).toBe(1)
   })
 

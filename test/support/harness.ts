@@ -148,9 +148,8 @@ export const sandboxesPerTest = (base: NodeJS.ProcessEnv = {}) => {
 }
 
 /** The daemons of a sandbox, found by the socket in their environment. */
-export const daemonPids = (sb: Sandbox): Array<number> => {
-  const parentOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1])
-  const matching = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+export const daemonPids = (sb: Sandbox): Array<number> =>
+  fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
       const env = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
       // Not a child it runs with its own environment (mkfifo): the daemon runs our bundle.
@@ -160,13 +159,17 @@ export const daemonPids = (sb: Sandbox): Array<number> => {
       return false
     }
   })
-  // Nor one it is forking (a compiler, between fork and exec, is still a copy of the daemon).
-  return matching.filter((pid) => {
-    try {
-      return !matching.includes(parentOf(pid))
-    } catch {
-      return false
-    }
-  })
+
+/**
+ * The daemons of a sandbox once the passing ones are gone: a child the daemon is forking is a copy
+ * of it until its exec, and a daemon that lost the start-up race takes a moment to exit. Waits
+ * (at most `boundMs`) for exactly one.
+ */
+export const settledDaemonPids = async (sb: Sandbox, boundMs = 5000): Promise<Array<number>> => {
+  let pids = daemonPids(sb)
+  for (const end = Date.now() + boundMs; pids.length !== 1 && Date.now() < end; pids = daemonPids(sb)) {
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return pids
 }
 
