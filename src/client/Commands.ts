@@ -6,7 +6,7 @@ import { emptyStats } from "../stats/Stats.ts"
 import { formatStatsJson, formatStatsText, type StatsReport } from "../stats/StatsFormat.ts"
 import { clientLayer } from "./ClientMain.ts"
 import { compileRequest } from "./Exchange.ts"
-import { resolveCompiler } from "./ResolveCompiler.ts"
+import { resolveCompiler } from "./CompilerOnPath.ts"
 import { DaemonClient } from "./DaemonClient.ts"
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}

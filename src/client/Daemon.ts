@@ -1,25 +1,13 @@
 /**
- * Asking the daemon, and starting one when none answers: plain code, because the first compile of
- * every build (and every CI machine) comes this way and must cost little more than a plain compile.
- * The Effect client (DaemonClient, for the commands) wraps the same function.
+ * Asking the daemon: plain code, because every compile comes this way. A hit finds its daemon's
+ * socket and loads nothing more; starting a daemon (the first compile of a build, on every fresh
+ * CI machine) is in StartDaemon, loaded only then. The Effect client (DaemonClient, for the
+ * commands) wraps the same function.
  */
-import * as fs from "node:fs"
-import * as path from "node:path"
 import type { Env } from "../config/Config.ts"
-import { absolutePaths } from "../config/PathVariables.ts"
-import { inspectSocket, lockName, prepareSocketDir } from "../config/SocketPath.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
 import { type Exchanged, exchange } from "./Exchange.ts"
-import { runtimeName, whichOnPath } from "./Runtime.ts"
-
-/** How long a client waits for a daemon it (or a racing client) started: sccache's default. */
-const STARTUP_TIMEOUT_MS = 10_000
-
-/** SCCACHE_SERVER_STARTUP_TIMEOUT_MS (or the config file's server_startup_timeout_ms, for the commands). */
-const startupTimeoutMs = (env: Env): number => {
-  const ms = Number(env["SCCACHE_SERVER_STARTUP_TIMEOUT_MS"])
-  return Number.isInteger(ms) && ms > 0 ? ms : STARTUP_TIMEOUT_MS
-}
+import { connectIfOurs } from "./SocketDir.ts"
 
 /** Exit status of a daemon entry run by a Node too old for it: the client then says so. */
 export const TOO_OLD_NODE = 3
@@ -35,10 +23,18 @@ export type Asked =
   /** No daemon could be asked. `noRuntime`: because no Node fit to run one was found. */
   | { readonly _tag: "Unavailable"; readonly reason: string; readonly noRuntime?: true }
 
+export interface AskOptions {
+  readonly env: Env
+  readonly entry: string
+  /** Start a daemon when none answers. */
+  readonly start: boolean
+}
+
 /** Appends a warning to SCCACHE_ERROR_LOG (never the build's stderr); nothing if it is unset. */
-export const warn = (env: Env, message: string): void => {
+export const warn = async (env: Env, message: string): Promise<void> => {
   const log = env["SCCACHE_ERROR_LOG"]
   if (!log) return
+  const fs = await import("node:fs")
   try {
     // O_NOFOLLOW: a log in a shared directory must not be a symlink someone planted.
     const fd = fs.openSync(log, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600)
@@ -47,134 +43,23 @@ export const warn = (env: Env, message: string): void => {
   } catch { /* no log then */ }
 }
 
-const isExecutable = (p: string): boolean => {
-  try {
-    fs.accessSync(p, fs.constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
+/** A daemon of another build answers this: it is replaced. */
+export const isMismatch = (r: Response): boolean => r.type === "version-mismatch"
 
-/**
- * The Node that runs the daemon. On Node, this one (the launcher checked its version); on Bun, the
- * package's own Node (the clone's devDependency, or hoisted beside the package), else `node` on
- * PATH, which the daemon entry checks itself (it exits with TOO_OLD_NODE).
- */
-export const daemonNode = (entry: string, env: Env): string | undefined => {
-  if (runtimeName === "node") return process.execPath
-  const pkg = path.dirname(path.dirname(entry))
-  const own = [path.join(pkg, "node_modules", "node", "bin", "node")]
-  if (path.basename(path.dirname(pkg)) === "node_modules") own.push(path.join(pkg, "..", "node", "bin", "node"))
-  return own.find(isExecutable) ?? whichOnPath("node", env["PATH"])
-}
-
-/** A daemon this client spawned: `gone` is set once it has exited or could not start. */
-interface Spawned {
-  gone: { readonly reason: string; readonly code: number | null; readonly noRuntime?: true } | undefined
-}
-
-const spawnDaemon = async (env: Env, entry: string, socket: string): Promise<Spawned> => {
-  const node = daemonNode(entry, env)
-  if (node === undefined) return { gone: { reason: "no Node ≥ 22.19 to run the daemon (none in the package, none on PATH)", code: null, noRuntime: true } }
-  const { spawn } = await import("node:child_process")
-  const log = env["SCCACHE_ERROR_LOG"]
-  let stderr: number | "ignore" = "ignore"
-  if (log) {
-    try {
-      stderr = fs.openSync(log, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600)
-    } catch { /* no log then */ }
-  }
-  const spawned: Spawned = { gone: undefined }
-  try {
-    // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the
-    // socket path and the variables' paths go along absolute, since a relative one meant the
-    // client's directory (the daemon reads the config file itself).
-    const child = spawn(node, [entry], {
-      cwd: "/",
-      detached: true,
-      stdio: ["ignore", "ignore", stderr],
-      env: { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket } as NodeJS.ProcessEnv
-    })
-    child.on("error", (e) => {
-      spawned.gone = { reason: `the daemon could not be spawned (${node}: ${e.message})`, code: null }
-    })
-    child.on("exit", (code, signal) => {
-      spawned.gone = code === TOO_OLD_NODE
-        ? { reason: `${node} is older than the daemon needs (Node ≥ 22.19)`, code, noRuntime: true }
-        : { reason: `the daemon exited (${signal ?? `status ${code}`})`, code }
-    })
-    child.unref()
-  } catch (e) {
-    spawned.gone = { reason: `the daemon could not be spawned (${(e as Error).message})`, code: null }
-  } finally {
-    if (typeof stderr === "number") fs.closeSync(stderr)
-  }
-  return spawned
-}
-
-/** Holds an abstract-socket lock while this client starts a daemon, so a `make -j16` starts one. */
-const tryLock = async (name: string): Promise<{ close: () => void } | undefined> => {
-  const net = await import("node:net")
-  return new Promise((resolve) => {
-    const server = net.createServer((c) => c.destroy())
-    server.once("error", () => resolve(undefined))
-    server.listen(name, () => resolve(server))
-  })
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const MAX_SPAWNS = 3
-
-/** A daemon that is starting answers within this; shorter polls would only burn the CPU it needs. */
-const POLL_MS = 4
+/** Whether an exchange settled the request (an answer from a daemon of this build, or a failure). */
+export const settles = (res: Exchanged): boolean => res._tag !== "NoDaemon" && !(res._tag === "Answer" && isMismatch(res.response))
 
 /**
  * Sends `req` to the daemon at `socket` and gives its answer, starting a daemon when none is there
  * (`start`) and replacing one of another build. Never sends anything to a socket that is not ours
- * in a directory only we can write. Bounded: a daemon that does not come up in the startup timeout,
- * or exits, or refuses to start, ends it at once.
+ * in a directory only we can write. Bounded: see StartDaemon.
  */
-export const ask = async (
-  socket: string,
-  req: Request,
-  opts: { readonly env: Env; readonly entry: string; readonly start: boolean }
-): Promise<Asked> => {
-  const deadline = Date.now() + startupTimeoutMs(opts.env)
-  let lock: { close: () => void } | undefined
-  let daemon: Spawned | undefined
-  // A daemon that exits 0 found the lock taken (by one stepping aside): start another, a few times.
-  let spawns = 0
-  try {
-    while (true) {
-      const found = inspectSocket(socket)
-      if (typeof found === "object") return { _tag: "Unavailable", reason: found.refused }
-      if (found === "ours") {
-        const res = await exchange(socket, req)
-        if (res._tag !== "NoDaemon" && !(res._tag === "Answer" && isMismatch(res.response))) return res
-      }
-      if (!opts.start) return { _tag: "Unavailable", reason: "no daemon is running" }
-      if (daemon?.gone !== undefined) {
-        if (daemon.gone.code !== 0) return { _tag: "Unavailable", reason: daemon.gone.reason, ...(daemon.gone.noRuntime ? { noRuntime: true } : {}) }
-        daemon = undefined
-      }
-      if (Date.now() > deadline) return { _tag: "Unavailable", reason: "the daemon did not start in time" }
-      if (daemon === undefined) {
-        const bad = prepareSocketDir(socket)
-        if (bad !== undefined) return { _tag: "Unavailable", reason: bad }
-        try {
-          lock ??= await tryLock(lockName(socket, "starter"))
-        } catch (e) {
-          return { _tag: "Unavailable", reason: `lock: ${(e as Error).message}` }
-        }
-        if (lock !== undefined && spawns++ < MAX_SPAWNS) daemon = await spawnDaemon(opts.env, opts.entry, socket)
-      }
-      await sleep(POLL_MS)
-    }
-  } finally {
-    lock?.close()
+export const ask = async (socket: string, req: Request, opts: AskOptions): Promise<Asked> => {
+  const quick = await connectIfOurs(socket, (name) => exchange(name, req))
+  if (quick !== undefined) {
+    const res = await quick.connected
+    if (settles(res)) return res
   }
+  const { askStarting } = await import("./StartDaemon.ts")
+  return askStarting(socket, req, opts)
 }
-
-const isMismatch = (r: Response): boolean => r.type === "version-mismatch"

@@ -18,33 +18,6 @@ const stdio = (): Stdio => {
   return fds
 }
 
-const strict = new TextDecoder("utf-8", { fatal: true })
-const isUtf8 = (bytes: Uint8Array): boolean => {
-  try {
-    strict.decode(bytes)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/**
- * Whether argv, the environment or the working directory hold bytes that are not UTF-8: the
- * runtime turned them into U+FFFD, so the strings we have are not what the compiler must get. Only
- * when a U+FFFD shows up are the raw bytes read (an honest U+FFFD is valid UTF-8).
- */
-export const hasLossyBytes = (argv: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>): boolean => {
-  const suspect = (s: string | undefined) => s !== undefined && s.includes("\uFFFD")
-  const cwd = process.cwd()
-  if (!argv.some(suspect) && !Object.entries(env).some(([k, v]) => suspect(k) || suspect(v)) && !suspect(cwd)) return false
-  try {
-    return !isUtf8(fs.readFileSync("/proc/self/cmdline")) || !isUtf8(fs.readFileSync("/proc/self/environ")) ||
-      !isUtf8(fs.readlinkSync("/proc/self/cwd", { encoding: "buffer" }))
-  } catch {
-    return true
-  }
-}
-
 const firstExisting = (paths: ReadonlyArray<string>): string | undefined => paths.find((p) => fs.existsSync(p))
 
 /**

@@ -1,7 +1,7 @@
 /**
- * The hot path's few contacts with the runtime, in one place: on Bun its native socket, spawn and
- * write (Bun's `node:net`, `node:child_process` and `process.stdout` each cost more start time than
- * a whole hit's daemon work), on Node the `node:` modules, imported only there.
+ * The hot path's few contacts with the runtime, in one place: on Bun its native socket, spawn, write
+ * and stat (Bun's `node:net`, `node:child_process`, `node:fs` and `process.stdout` each cost more
+ * start time than a whole hit's daemon work), on Node the `node:` modules, imported only there.
  */
 
 /** The part of Bun's API used here (no @types/bun: the rest of the project is Node). */
@@ -30,6 +30,20 @@ interface BunApi {
   readonly stdout: unknown
   readonly stderr: unknown
   which(cmd: string, opts?: { PATH?: string }): string | null
+  file(path: string): { stat(): Promise<FileStat> }
+}
+
+/** The part of a stat(2) result the client reads (Node's and Bun's Stats both have it). */
+export interface FileStat {
+  readonly dev: number
+  readonly ino: number
+  readonly mode: number
+  readonly uid: number
+  readonly rdev: number
+  isFile(): boolean
+  isDirectory(): boolean
+  isSocket(): boolean
+  isCharacterDevice(): boolean
 }
 
 const bun = (globalThis as { Bun?: BunApi }).Bun
@@ -129,6 +143,17 @@ export const writeAll = (fd: 1 | 2, bytes: Uint8Array): Promise<boolean> => {
     stream.once("error", () => resolve(false))
     stream.write(bytes, (e) => resolve(e == null))
   })
+}
+
+/** stat(2) of `path`, following symlinks, or the error's code (ENOENT …). */
+export const statOf = async (path: string): Promise<FileStat | { readonly code: string }> => {
+  try {
+    if (bun !== undefined) return await bun.file(path).stat()
+    const fs = await import("node:fs")
+    return fs.statSync(path)
+  } catch (e) {
+    return { code: codeOf(e) }
+  }
 }
 
 /** A program on PATH (Bun looks natively; Node needs no answer from this: it is its own Node). */

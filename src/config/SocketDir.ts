@@ -1,6 +1,6 @@
 import { Data } from "effect"
 import * as path from "node:path"
-import { prepareSocketDir } from "./SocketPath.ts"
+import { prepareSocketDir } from "./SocketFiles.ts"
 
 export class SocketDirError extends Data.TaggedError("SocketDirError")<{ readonly dir: string; readonly message: string }> {}
 

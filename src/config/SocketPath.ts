@@ -1,5 +1,4 @@
-import * as fs from "node:fs"
-import * as path from "node:path"
+import { basenameOf, dirnameOf, resolvePath } from "../fs/PosixPath.ts"
 import type { Env } from "./Config.ts"
 
 export const uid = (): number => process.getuid?.() ?? 0
@@ -8,124 +7,48 @@ export const uid = (): number => process.getuid?.() ?? 0
  * Where client and daemon meet: `SCCACHE_SERVER_UDS`, else `$XDG_RUNTIME_DIR/sccache-ts/daemon.sock`,
  * else `${TMPDIR:-/tmp}/sccache-ts-$UID/daemon.sock`. `SCCACHE_SERVER_PORT` means a separate daemon,
  * as in sccache: its own socket, `daemon-<port>.sock` (a port that is not a number is reported by the daemon).
+ * Plain string code: every compile's client computes it.
  */
 export const socketPath = (env: Env): string => {
   const explicit = env["SCCACHE_SERVER_UDS"]
-  if (explicit !== undefined && explicit !== "") return path.resolve(explicit)
+  if (explicit !== undefined && explicit !== "") return resolvePath(process.cwd(), explicit)
   const port = env["SCCACHE_SERVER_PORT"]
   const name = port !== undefined && /^\d{1,5}$/.test(port) ? `daemon-${port}.sock` : "daemon.sock"
   const runtime = env["XDG_RUNTIME_DIR"]
-  if (runtime !== undefined && runtime !== "") return path.join(runtime, "sccache-ts", name)
-  return path.join(env["TMPDIR"] || "/tmp", `sccache-ts-${uid()}`, name)
+  if (runtime !== undefined && runtime !== "") return resolvePath(process.cwd(), runtime, "sccache-ts", name)
+  return resolvePath(process.cwd(), env["TMPDIR"] || "/tmp", `sccache-ts-${uid()}`, name)
 }
 
-const errorText = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? String((e as Error).message)
+/** The socket's directory and file name. */
+export const splitSocket = (socket: string): { readonly dir: string; readonly name: string } => ({ dir: dirnameOf(socket), name: basenameOf(socket) })
+
+/** What the trust rules need of a file's status (Node's and Bun's stats both have it). */
+export interface Seen {
+  readonly uid: number
+  readonly mode: number
+  isDirectory(): boolean
+  isSocket(): boolean
+}
 
 /**
  * Why the socket's directory can't be trusted, or undefined. It must be a real directory (not a
  * symlink another user could repoint), ours, and not writable by anyone else: otherwise a socket in
  * it could be another user's, who would receive our environment and answer with poisoned objects.
  */
-export const untrustedDir = (dir: string): string | undefined => {
-  let st: fs.Stats
-  try {
-    st = fs.lstatSync(dir)
-  } catch (e) {
-    return `cannot be read (${errorText(e)})`
-  }
-  if (st.isSymbolicLink()) return "is a symbolic link"
+export const distrustDir = (st: Seen, isSymlink: boolean): string | undefined => {
+  if (isSymlink) return "is a symbolic link"
   if (!st.isDirectory()) return "is not a directory"
   if (st.uid !== uid()) return `is owned by uid ${st.uid}, not ${uid()}`
   if ((st.mode & 0o022) !== 0) return `is writable by others (mode ${(st.mode & 0o777).toString(8)})`
   return undefined
 }
 
-/**
- * What is at the socket path before the client sends anything: nothing (no daemon yet), our own
- * socket, or a reason not to talk to it (a file, a directory, another user's socket, an untrusted
- * directory). Two lstat calls: every compile runs this.
- */
-export const inspectSocket = (socket: string): "absent" | "ours" | { readonly refused: string } => {
-  const dir = path.dirname(socket)
-  let st: fs.Stats
-  try {
-    st = fs.lstatSync(socket)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") return { refused: `socket ${socket} cannot be read (${errorText(e)})` }
-    return "absent"
-  }
-  const bad = untrustedDir(dir)
-  if (bad !== undefined) return { refused: `socket directory ${dir} ${bad}` }
-  if (!st.isSocket()) return { refused: `${socket} is not a socket` }
-  if (st.uid !== uid()) return { refused: `socket ${socket} is owned by uid ${st.uid}, not ${uid()}` }
-  return "ours"
+/** Why the file at the socket path is not our daemon's socket, or undefined. */
+export const distrustSocket = (socket: string, st: Seen): string | undefined => {
+  if (!st.isSocket()) return `${socket} is not a socket`
+  if (st.uid !== uid()) return `socket ${socket} is owned by uid ${st.uid}, not ${uid()}`
+  return undefined
 }
 
-/** mkdir -p, one level at a time: Node's recursive mkdir loops forever under /proc. */
-const makeDirs = (dir: string, depth = 0): void => {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 })
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === "EEXIST") return
-    if (code !== "ENOENT" || depth > 64 || path.dirname(dir) === dir) throw e
-    makeDirs(path.dirname(dir), depth + 1)
-    fs.mkdirSync(dir, { mode: 0o700 })
-  }
-}
-
-/** Creates the socket's directory 0700 if needed; why it can't be used, or undefined. */
-export const prepareSocketDir = (socket: string): string | undefined => {
-  const dir = path.dirname(socket)
-  try {
-    makeDirs(dir)
-  } catch (e) {
-    return `socket directory ${dir} cannot be created (${errorText(e)})`
-  }
-  const bad = untrustedDir(dir)
-  return bad === undefined ? undefined : `socket directory ${dir} ${bad}`
-}
-
-/**
- * A secret only this user can read: a 0600 file in the socket's directory (already checked to be
- * ours and 0700). Made once, published with link() so racing starters all read the same one.
- */
-const lockSecret = (dir: string): string => {
-  const file = path.join(dir, "lock.secret")
-  try {
-    return fs.readFileSync(file, { encoding: "utf8", flag: fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW })
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-  }
-  const secret = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")
-  const tmp = `${file}.${process.pid}`
-  fs.writeFileSync(tmp, secret, { mode: 0o600 })
-  try {
-    fs.linkSync(tmp, file)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-  } finally {
-    fs.rmSync(tmp, { force: true })
-  }
-  return fs.readFileSync(file, "utf8")
-}
-
-/**
- * The name of a Linux abstract socket used as a mutex: the kernel frees it when its holder dies,
- * so a killed daemon never leaves a stale lock behind. Anyone can bind an abstract name, so it is
- * derived from a secret only this user can read: nobody else can take (squat) it. Throws when the
- * secret can't be read or made (the caller has checked the directory before).
- */
-export const lockName = (socket: string, role: "daemon" | "starter"): string =>
-  `\0sccache-ts-${lockSecret(path.dirname(socket))}-${role}-${fnv1a(socket)}`
-
-// Abstract names share sun_path's 108 bytes, so the socket path goes in as a hash (no node:crypto on the client).
-const fnv1a = (text: string): string => {
-  let h = 0x811c9dc5
-  let g = 0x01000193
-  for (let i = 0; i < text.length; i++) {
-    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
-    g = Math.imul(g ^ text.charCodeAt(i), 0x811c9dc5) >>> 0
-  }
-  return h.toString(16).padStart(8, "0") + g.toString(16).padStart(8, "0")
-}
+/** What is at the socket path: nothing (no daemon yet), our own socket, or a reason not to talk to it. */
+export type SocketFound = "absent" | "ours" | { readonly refused: string }

@@ -12,7 +12,7 @@ import { bump, Stats } from "../stats/Stats.ts"
 import { Storage } from "../storage/Storage.ts"
 import { Explain } from "../explain/Explain.ts"
 import { CompileService } from "./CompileService.ts"
-import { inspectSocket, lockName } from "../config/SocketPath.ts"
+import { inspectSocket, lockName } from "../config/SocketFiles.ts"
 
 export class DaemonStartError extends Data.TaggedError("DaemonStartError")<{ readonly message: string }> {}
 

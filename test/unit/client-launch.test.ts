@@ -6,7 +6,7 @@ import * as path from "node:path"
 import { describe, expect } from "vitest"
 import { nodeIsRecentEnough } from "../../src/client/Daemon.ts"
 import { isOwnName } from "../../src/client/ResolveCompiler.ts"
-import { inspectSocket, lockName, prepareSocketDir } from "../../src/config/SocketPath.ts"
+import { inspectSocket, lockName, prepareSocketDir } from "../../src/config/SocketFiles.ts"
 
 describe("the Node the daemon needs", () => {
   it("is 22.19 or newer, by major then minor", () => {
