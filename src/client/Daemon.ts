@@ -7,7 +7,7 @@
 import type { Env } from "../config/Config.ts"
 import type { Request, Response } from "../protocol/Messages.ts"
 import { type Exchanged, exchange } from "./Exchange.ts"
-import { connectIfOurs } from "./SocketDir.ts"
+import { connectIfOurs } from "./OurSocket.ts"
 
 /** Exit status of a daemon entry run by a Node too old for it: the client then says so. */
 export const TOO_OLD_NODE = 3

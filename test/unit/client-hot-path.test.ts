@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { afterAll, describe, expect } from "vitest"
 import { resolveCompiler } from "../../src/client/CompilerOnPath.ts"
 import { dropOwnNames, locateCompiler } from "../../src/client/ResolveCompiler.ts"
-import { connectIfOurs } from "../../src/client/SocketDir.ts"
+import { connectIfOurs } from "../../src/client/OurSocket.ts"
 import { basenameOf, dirnameOf, resolvePath } from "../../src/fs/PosixPath.ts"
 
 // The client's hot path does without node:path and node:fs: what it does instead must agree with them.
