@@ -48,11 +48,13 @@ struct record { char name[32]; double value; };
 /** The build id the daemon expects in a request: the one baked into the client's bundle. */
 function buildId() {
   const version = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version
-  for (const file of [path.join(ROOT, "dist", "client.mjs"), BIN]) {
+  const chunks = path.join(ROOT, "dist", "chunks")
+  const clientChunks = fs.existsSync(chunks) ? fs.readdirSync(chunks).filter((f) => f.startsWith("client-")).map((f) => path.join(chunks, f)) : []
+  for (const file of [path.join(ROOT, "dist", "client.mjs"), ...clientChunks]) {
     const m = fs.existsSync(file) ? /\+([0-9a-f]{12})`/.exec(fs.readFileSync(file, "utf8")) : null
     if (m !== null) return `${version}+${m[1]}`
   }
-  throw new Error("no build id found in dist/client.mjs: rebuild with npm run build")
+  throw new Error("no build id found in the client (dist/client.mjs and its chunks): rebuild with npm run build")
 }
 
 function frame(value) {

@@ -11,7 +11,7 @@
 import { ask, nodeIsRecentEnough, TOO_OLD_NODE, warn } from "../client/Daemon.ts"
 import { compileRequest, hasLossyBytes, replay } from "../client/Exchange.ts"
 import { dropOwnNames, isOwnName, locateCompiler } from "../client/ResolveCompiler.ts"
-import { runtimeName, statOf } from "../client/Runtime.ts"
+import { runtimeName, stderrIsTerminal } from "../client/Runtime.ts"
 import { socketPath } from "../config/SocketPath.ts"
 import { basenameOf } from "../fs/PosixPath.ts"
 
@@ -40,29 +40,22 @@ const fail = (message: string): 2 => {
   return 2
 }
 
-/**
- * Whether our stderr is a terminal (compilers colour their diagnostics then): one stat, no node:tty
- * (13 ms on Bun). Linux's terminals are character devices of majors 4 and 5 (consoles, serial
- * lines, /dev/tty) and 136 to 143 (pseudo-terminals).
- */
-const stderrIsTty = async (): Promise<boolean> => {
-  const st = await statOf("/proc/self/fd/2")
-  if ("code" in st || !st.isCharacterDevice()) return false
-  const major = Math.floor(st.rdev / 256) & 0xfff
-  return major === 4 || major === 5 || (major >= 136 && major <= 143)
-}
-
 /** Runs the compiler here (loaded only then: a hit never does). */
 const runHere = async (exe: string, args: ReadonlyArray<string>, lossy: boolean): Promise<number> =>
   (await import("../client/RunHere.ts")).runHere(exe, args, lossy)
 
 const compile = async (compiler: string, args: ReadonlyArray<string>): Promise<number> => {
-  // Independent looks at files, awaited together: on Bun each stat is a trip to its I/O threads.
-  const [exe, lossy, stderrTty] = await Promise.all([
-    locateCompiler(compiler, env["PATH"], process.cwd(), self),
-    hasLossyBytes(process.argv, env),
-    stderrIsTty()
-  ])
+  // Absolute paths from here on: the working directory is the socket's while the client connects.
+  const cwd = process.cwd()
+  // Before anything moves the working directory: this reads /proc/self/cwd when in doubt.
+  const lossy = await hasLossyBytes(process.argv, env, cwd)
+  // Independent looks at files, awaited together (on Bun each stat is a trip to its I/O threads),
+  // and the connection to the daemon made meanwhile: the request goes out once both are ready.
+  const looked = Promise.all([locateCompiler(compiler, env["PATH"], cwd, self), stderrIsTerminal()])
+  const cached = !tooOldNode && env["SCCACHE_DISABLE"] !== "1"
+  const request = looked.then(([exe, stderrTty]) => exe === undefined ? undefined : compileRequest(exe, args, env, { lossy, stderrTty, cwd }))
+  const asking = cached ? ask(socketPath(env), request, { env, entry, start: true }) : undefined
+  const [exe] = await looked
   if (exe === undefined) return fail(`cannot find compiler "${compiler}"`)
   // No runtime fit for sccache-ts: say so and fail, but the compile still runs and leaves its outputs.
   const broken = async (message: string) => {
@@ -71,9 +64,8 @@ const compile = async (compiler: string, args: ReadonlyArray<string>): Promise<n
     return 2
   }
   if (tooOldNode) return broken(`Node ${process.version} is too old: sccache-ts ${NEEDS_NODE}`)
-  if (env["SCCACHE_DISABLE"] === "1") return runHere(exe, args, lossy)
-  const request = compileRequest(exe, args, env, { lossy, stderrTty })
-  const asked = await ask(socketPath(env), request, { env, entry, start: true })
+  if (asking === undefined) return runHere(exe, args, lossy)
+  const asked = await asking
   if (asked._tag === "Answer" && asked.response.type === "compiled") return replay(asked.response)
   if (asked._tag === "Answer" && asked.response.type === "run-locally") return runHere(exe, args, lossy)
   if (asked._tag === "Unavailable" && asked.noRuntime) return broken(asked.reason)

@@ -5,8 +5,8 @@
  * commands) wraps the same function.
  */
 import type { Env } from "../config/Config.ts"
-import type { Request, Response } from "../protocol/Messages.ts"
-import { type Exchanged, exchange } from "./Exchange.ts"
+import type { Response } from "../protocol/Messages.ts"
+import { type Asking, type Exchanged, exchange } from "./Exchange.ts"
 import { connectIfOurs } from "./OurSocket.ts"
 
 /** Exit status of a daemon entry run by a Node too old for it: the client then says so. */
@@ -54,12 +54,14 @@ export const settles = (res: Exchanged): boolean => res._tag !== "NoDaemon" && !
  * (`start`) and replacing one of another build. Never sends anything to a socket that is not ours
  * in a directory only we can write. Bounded: see StartDaemon.
  */
-export const ask = async (socket: string, req: Request, opts: AskOptions): Promise<Asked> => {
+export const ask = async (socket: string, req: Asking, opts: AskOptions): Promise<Asked> => {
   const quick = await connectIfOurs(socket, (name) => exchange(name, req))
   if (quick !== undefined) {
     const res = await quick.connected
     if (settles(res)) return res
   }
+  const request = await req
+  if (request === undefined) return { _tag: "Unavailable", reason: "nothing was asked" }
   const { askStarting } = await import("./StartDaemon.ts")
-  return askStarting(socket, req, opts)
+  return askStarting(socket, request, opts)
 }

@@ -17,10 +17,16 @@ export type Exchanged =
   | { readonly _tag: "Silent" }
 
 /**
+ * A request, or one still being made: a compile connects while it looks for its compiler, and
+ * sends once both are done (nothing, when there is nothing to ask after all).
+ */
+export type Asking = Request | Promise<Request | undefined>
+
+/**
  * One request, then the daemon's frames until the one that answers it: keep-alives only push the
  * silence bound back. No Effect: every compile's hit runs this.
  */
-export const exchange = (socket: string, request: Request, silenceMs = SILENCE_MS): Promise<Exchanged> =>
+export const exchange = (socket: string, request: Asking, silenceMs = SILENCE_MS): Promise<Exchanged> =>
   new Promise((resolve) => {
     const reader = new FrameReader()
     let settled = false
@@ -40,7 +46,8 @@ export const exchange = (socket: string, request: Request, silenceMs = SILENCE_M
     }
     listen()
     close = connectUnix(socket, {
-      open: (send) => send(encodeFrame(request)),
+      open: (send) =>
+        void Promise.resolve(request).then((r) => (r === undefined ? settle({ _tag: "Lost", message: "nothing was asked" }) : send(encodeFrame(r)))),
       data: (chunk) => {
         listen()
         const frames = reader.push(chunk)
@@ -97,9 +104,8 @@ const isUtf8 = (bytes: Uint8Array): boolean => {
  * runtime turned them into U+FFFD, so the strings we have are not what the compiler must get. Only
  * when a U+FFFD shows up are the raw bytes read (an honest U+FFFD is valid UTF-8).
  */
-export const hasLossyBytes = async (argv: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>): Promise<boolean> => {
+export const hasLossyBytes = async (argv: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>, cwd: string): Promise<boolean> => {
   const suspect = (s: string | undefined) => s !== undefined && s.includes("\uFFFD")
-  const cwd = process.cwd()
   if (!argv.some(suspect) && !Object.entries(env).some(([k, v]) => suspect(k) || suspect(v)) && !suspect(cwd)) return false
   const fs = await import("node:fs")
   try {
@@ -115,16 +121,16 @@ export const compileRequest = (
   exe: string,
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>>,
-  extra: { readonly lossy: boolean; readonly stderrTty: boolean } = { lossy: false, stderrTty: false }
+  extra: { readonly lossy?: boolean; readonly stderrTty?: boolean; readonly cwd?: string } = {}
 ): CompileRequest => ({
   type: "compile",
   build: BUILD_ID,
   exe,
   args,
-  cwd: process.cwd(),
+  cwd: extra.cwd ?? process.cwd(),
   env: env as Record<string, string>,
   umask: process.umask(),
   pid: process.pid,
   ...(extra.lossy ? { lossy: true } : {}),
-  stderrTty: extra.stderrTty
+  stderrTty: extra.stderrTty === true
 })

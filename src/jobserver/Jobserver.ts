@@ -82,6 +82,16 @@ const fifoTokens = (fd: number, writable: boolean) => {
       return (e as NodeJS.ErrnoException).code === "EAGAIN" ? EMPTY : BROKEN
     }
   }
+  const spill = Buffer.alloc(4096)
+  /** Reads what is there, up to 4 KiB: how many bytes (0 when there were none). */
+  const drain = (): number => {
+    try {
+      return fs.readSync(fd, spill, 0, spill.length, null)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EAGAIN") return 0
+      throw e
+    }
+  }
   const write = (data: Buffer) => {
     if (writable) return void fs.writeSync(fd, data)
     const w = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)
@@ -104,7 +114,8 @@ const fifoTokens = (fd: number, writable: boolean) => {
     /** Back to `tokens`, whatever compilers that died holding some took with them. */
     refill: (tokens: number) => {
       try {
-        while (take() >= 0) { /* drain what is left */ }
+        // One read drains it (a pool holds a few bytes): no second read to see EAGAIN, an exception.
+        while (drain() === spill.length) { /* a pipe's worth: there may be more */ }
         write(Buffer.alloc(tokens, "+"))
       } catch { /* left as it is */ }
     }

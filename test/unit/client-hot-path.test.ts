@@ -109,3 +109,15 @@ describe("finding the compiler without node:fs", () => {
     expect(await dropOwnNames([path.join(real, "cc1"), "-c"], launcher, bin)).toEqual([path.join(real, "cc1"), "-c"])
   })
 })
+
+describe("the built client", () => {
+  it("is one file that imports nothing up front: node:fs, node:path and the slow paths load only when needed", () => {
+    const client = fs.readFileSync(path.join(import.meta.dirname, "..", "..", "dist", "client.mjs"), "utf8")
+    // Static imports are `import … from "x"` or `import "x"`; dynamic ones are `import("x")`.
+    expect(client.match(/\bimport\s*(?:[\w*{][^;]*?from\s*)?["'][^"']+["']/g) ?? []).toEqual([])
+    const dynamic = new Set([...client.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]))
+    expect(dynamic).toContain("node:fs")
+    expect(dynamic).toContain("./client-StartDaemon.mjs")
+    expect(dynamic).toContain("./client-RunHere.mjs")
+  })
+})
