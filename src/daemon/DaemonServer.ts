@@ -103,11 +103,20 @@ const send = (conn: net.Socket, message: Response) =>
     conn.write(encodeFrame(message), done)
   })
 
-/** Keep-alive frames for as long as it runs (it never completes of itself). */
-const keepAlive = (conn: net.Socket) =>
-  Effect.forever(Effect.sleep(BUSY_EVERY_MS).pipe(Effect.andThen(Effect.sync(() => {
-    if (!conn.destroyed && conn.writable) conn.write(encodeFrame({ type: "busy" } satisfies Response))
-  }))))
+/**
+ * Keep-alive frames while `work` runs: a timer, not a fiber racing it (a hit is over long before
+ * the first one is due, and a race costs it two fibers).
+ */
+const keepingAlive = <A, E, R>(conn: net.Socket, work: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() =>
+      setInterval(() => {
+        if (!conn.destroyed && conn.writable) conn.write(encodeFrame({ type: "busy" } satisfies Response))
+      }, BUSY_EVERY_MS)
+    ),
+    () => work,
+    (timer) => Effect.sync(() => clearInterval(timer))
+  )
 
 /** The connection as a resource: its release ends it, whatever happened while it was served. */
 const connection = (conn: net.Socket) =>
@@ -296,8 +305,8 @@ export class DaemonServer extends Context.Service<DaemonServer, {
                   Effect.as<Answer>({ response: { type: "error", message: `${req.type} failed: ${Cause.squash(cause)}` } })
                 )
               ),
-              Effect.raceFirst(keepAlive(conn)),
-              Effect.raceFirst(closed(conn).pipe(Effect.as(undefined)))
+              Effect.raceFirst(closed(conn).pipe(Effect.as(undefined))),
+              (work) => keepingAlive(conn, work)
             )
             if (answer === undefined) {
               return yield* Effect.logInfo(`${req.type} request cancelled: the client went away`)
