@@ -176,7 +176,8 @@ const ownPool = (slots: number) =>
 const inBackground = (pool: Effect.Effect<Pool, never, Scope.Scope>) =>
   Effect.gen(function*() {
     const ready = yield* Deferred.make<Pool>()
-    yield* Effect.forkScoped(pool.pipe(Effect.flatMap((p) => Deferred.succeed(ready, p))))
+    // Started at once: its mkfifo child then runs while the rest of the daemon starts, not after.
+    yield* Effect.forkScoped(pool.pipe(Effect.flatMap((p) => Deferred.succeed(ready, p))), { startImmediately: true })
     return Deferred.await(ready)
   })
 
