@@ -105,8 +105,8 @@ const isUtf8 = (bytes: Uint8Array): boolean => {
  * when a U+FFFD shows up are the raw bytes read (an honest U+FFFD is valid UTF-8).
  */
 export const hasLossyBytes = async (argv: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>, cwd: string): Promise<boolean> => {
-  const suspect = (s: string | undefined) => s !== undefined && s.includes("\uFFFD")
-  if (!argv.some(suspect) && !Object.entries(env).some(([k, v]) => suspect(k) || suspect(v)) && !suspect(cwd)) return false
+  // One search through one string (JSON keeps U+FFFD as it is): every compile asks this.
+  if (!JSON.stringify([argv, env, cwd]).includes("\uFFFD")) return false
   const fs = await import("node:fs")
   try {
     return !isUtf8(fs.readFileSync("/proc/self/cmdline")) || !isUtf8(fs.readFileSync("/proc/self/environ")) ||
