@@ -30,6 +30,9 @@ const statOf = (file: string): fs.BigIntStats | string => {
   }
 }
 
+/** Names looked at one by one in a directory that keeps changing, rather than reading it again. */
+const FEW_NAMES = 16
+
 /** Codes after which nothing can be found at the path by anyone (the compiler included). */
 const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"])
 
@@ -78,31 +81,36 @@ export class FileDigests extends Context.Service<FileDigests, {
       return value
     }
 
-    /** The names in a directory; `null` when nothing there can exist, `undefined` when unreadable. */
-    const listing = (dir: string): ReadonlySet<string> | null | undefined => {
-      const st = statOf(dir)
-      if (typeof st === "string") return NOTHING_THERE.has(st) ? null : undefined
-      if (!st.isDirectory()) return null
-      const id = statIdentity(st)
-      const known = listings.get(dir)
-      if (known !== undefined && known.id === id) return known.names
-      let names: ReadonlySet<string>
-      try {
-        names = new Set(fs.readdirSync(dir))
-      } catch {
-        return undefined
-      }
-      if (Date.now() - Number(st.ctimeMs) > SETTLE_MS) listings.set(dir, { id, names })
-      return names
+    /** Whether nothing the compiler could open is at `file` (it goes on to the next directory then). */
+    const nothingAt = (file: string): boolean => {
+      const st = statOf(file)
+      return st === "ENOENT" || st === "ENOTDIR"
     }
 
     const absent = (dir: string, names: Iterable<string>): boolean => {
-      const present = listing(dir)
-      if (present === null) return true
-      // An unreadable directory might hold them: not provably absent.
-      if (present === undefined) return false
-      for (const n of names) if (present.has(n)) return false
-      return true
+      const st = statOf(dir)
+      if (typeof st === "string") return NOTHING_THERE.has(st)
+      if (!st.isDirectory()) return true
+      const id = statIdentity(st)
+      const known = listings.get(dir)
+      if (known !== undefined && known.id === id) {
+        for (const n of names) if (known.names.has(n)) return false
+        return true
+      }
+      // A directory that keeps changing (a build's own, gaining objects as it goes) is not read again
+      // and again for a few names: a look at each costs less, however many files it holds.
+      const wanted = [...names]
+      const settled = Date.now() - Number(st.ctimeMs) > SETTLE_MS
+      if (!settled && wanted.length <= FEW_NAMES) return wanted.every((n) => nothingAt(`${dir}/${n}`))
+      let listed: ReadonlySet<string>
+      try {
+        listed = new Set(fs.readdirSync(dir))
+      } catch {
+        // An unreadable directory might hold them: not provably absent.
+        return false
+      }
+      if (settled) listings.set(dir, { id, names: listed })
+      return !wanted.some((n) => listed.has(n))
     }
 
     return FileDigests.of({ digest, absent })
