@@ -44,7 +44,7 @@ export const warn = async (env: Env, message: string): Promise<void> => {
 }
 
 /** A daemon of another build answers this: it is replaced. */
-export const isMismatch = (r: Response): boolean => r.type === "version-mismatch"
+const isMismatch = (r: Response): boolean => r.type === "version-mismatch"
 
 /** Whether an exchange settled the request (an answer from a daemon of this build, or a failure). */
 export const settles = (res: Exchanged): boolean => res._tag !== "NoDaemon" && !(res._tag === "Answer" && isMismatch(res.response))

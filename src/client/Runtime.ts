@@ -39,11 +39,9 @@ export interface FileStat {
   readonly ino: number
   readonly mode: number
   readonly uid: number
-  readonly rdev: number
   isFile(): boolean
   isDirectory(): boolean
   isSocket(): boolean
-  isCharacterDevice(): boolean
 }
 
 const bun = (globalThis as { Bun?: BunApi }).Bun

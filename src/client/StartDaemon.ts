@@ -36,7 +36,7 @@ const isExecutable = (p: string): boolean => {
  * package's own Node (the clone's devDependency, or hoisted beside the package), else `node` on
  * PATH, which the daemon entry checks itself (it exits with TOO_OLD_NODE).
  */
-export const daemonNode = (entry: string, env: Env): string | undefined => {
+const daemonNode = (entry: string, env: Env): string | undefined => {
   if (runtimeName === "node") return process.execPath
   const pkg = path.dirname(path.dirname(entry))
   const own = [path.join(pkg, "node_modules", "node", "bin", "node")]
