@@ -1,6 +1,6 @@
 import { distrustDir, distrustSocket, splitSocket } from "../config/SocketPath.ts"
 import { basenameOf, dirnameOf } from "../fs/PosixPath.ts"
-import { statOf } from "./Runtime.ts"
+import { socketsReady, statOf } from "./Runtime.ts"
 
 /**
  * Connects to the socket when it and its directory are ours, as every hit does, without `node:fs`
@@ -9,13 +9,14 @@ import { statOf } from "./Runtime.ts"
  * The working directory goes into the socket's directory for the check and the connect: stat(".")
  * then sees the very directory the connection goes through, however its path is repointed meanwhile.
  * getcwd after chdir gives real paths, so a directory whose own name is a symlink is still refused,
- * as lstat would. `connect` must connect before it returns (both runtimes' socket APIs do).
+ * as lstat would. `connect` must connect before it returns: connectUnix does, once socketsReady.
  *
  * `undefined`: not shown to be ours (nothing there, another user's, unreadable, or a working
  * directory we could not come back to): the caller decides the old way, with lstat.
  */
 export const connectIfOurs = async <A>(socket: string, connect: (name: string) => A): Promise<{ readonly connected: A } | undefined> => {
   const { dir, name } = splitSocket(socket)
+  await socketsReady()
   let home: string
   try {
     // Entered again first: a directory we can't come back to by its path is never left.

@@ -60,7 +60,18 @@ export interface LinkEvents {
 
 const codeOf = (e: unknown): string => (e as { code?: string }).code ?? String((e as Error)?.message ?? e)
 
-/** Connects to a Unix socket; returns a function that closes the connection. */
+/** node:net, once loaded: Node's connect must start before connectUnix returns (see OurSocket). */
+let nodeNet: typeof import("node:net") | undefined
+
+/** Loads what connecting takes (on Node, node:net; nothing on Bun): call it before connectUnix. */
+export const socketsReady = async (): Promise<void> => {
+  if (bun === undefined) nodeNet ??= await import("node:net")
+}
+
+/**
+ * Connects to a Unix socket, and has called connect(2) by the time it returns (a relative path
+ * means the working directory of that moment); returns a function that closes the connection.
+ */
 export const connectUnix = (socket: string, ev: LinkEvents): () => void => {
   if (bun !== undefined) {
     let sock: BunSocket | undefined
@@ -90,20 +101,17 @@ export const connectUnix = (socket: string, ev: LinkEvents): () => void => {
     }).catch((e) => ev.fail(codeOf(e), false))
     return () => sock?.end()
   }
-  let closer = () => {}
-  void import("node:net").then((net) => {
-    let opened = false
-    const conn = net.createConnection(socket)
-    closer = () => conn.destroy()
-    conn.on("connect", () => {
-      opened = true
-      ev.open((bytes) => conn.write(bytes))
-    })
-    conn.on("data", ev.data)
-    conn.on("error", (e) => ev.fail(codeOf(e), opened))
-    conn.on("close", ev.end)
+  if (nodeNet === undefined) throw new Error("connectUnix before socketsReady")
+  let opened = false
+  const conn = nodeNet.createConnection(socket)
+  conn.on("connect", () => {
+    opened = true
+    ev.open((bytes) => conn.write(bytes))
   })
-  return () => closer()
+  conn.on("data", ev.data)
+  conn.on("error", (e) => ev.fail(codeOf(e), opened))
+  conn.on("close", ev.end)
+  return () => conn.destroy()
 }
 
 /** Descriptors for the child: the terminal's three, then the jobserver's under their own numbers. */

@@ -11,7 +11,7 @@ import { inspectSocket, lockName, prepareSocketDir } from "../config/SocketFiles
 import type { Request } from "../protocol/Messages.ts"
 import { type AskOptions, type Asked, settles, TOO_OLD_NODE } from "./Daemon.ts"
 import { exchange } from "./Exchange.ts"
-import { runtimeName, whichOnPath } from "./Runtime.ts"
+import { runtimeName, socketsReady, whichOnPath } from "./Runtime.ts"
 
 /** How long a client waits for a daemon it (or a racing client) started: sccache's default. */
 const STARTUP_TIMEOUT_MS = 10_000
@@ -111,6 +111,7 @@ const POLL_MS = 4
  * that does not come up in the startup timeout, or exits, or refuses to start, ends it at once.
  */
 export const askStarting = async (socket: string, req: Request, opts: AskOptions): Promise<Asked> => {
+  await socketsReady()
   const deadline = Date.now() + startupTimeoutMs(opts.env)
   let lock: { close: () => void } | undefined
   let daemon: Spawned | undefined

@@ -7,7 +7,9 @@ import * as path from "node:path"
 import { afterAll, describe, expect } from "vitest"
 import { resolveCompiler } from "../../src/client/CompilerOnPath.ts"
 import { dropOwnNames, locateCompiler } from "../../src/client/ResolveCompiler.ts"
+import { exchange } from "../../src/client/Exchange.ts"
 import { connectIfOurs } from "../../src/client/OurSocket.ts"
+import { encodeFrame } from "../../src/protocol/Framing.ts"
 import { basenameOf, dirnameOf, resolvePath } from "../../src/fs/PosixPath.ts"
 
 // The client's hot path does without node:path and node:fs: what it does instead must agree with them.
@@ -75,6 +77,42 @@ describe("connecting only to our own socket, without lstat", () => {
       expect(await tryIt(path.join(dir, "d.sock"))).toEqual({ name: "d.sock", cwd: fs.realpathSync(dir) })
     } finally {
       server.close()
+    }
+  })
+})
+
+describe("the connection a hit makes (here on Node)", () => {
+  /** A listener that answers every request "compiled" with `tag` on stdout, and counts its connections. */
+  const answering = async (socket: string, tag: string) => {
+    let connections = 0
+    const server = net.createServer((c) => {
+      connections++
+      c.once("data", () => c.end(encodeFrame({ type: "compiled", exitCode: 0, stdout: Buffer.from(tag).toString("base64"), stderr: "" })))
+    })
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    return { connections: () => connections, close: () => server.close() }
+  }
+
+  it("reaches the socket that was checked, never one of the same name where the client stands", async () => {
+    const ours = path.join(tmp, "pinned")
+    const decoyDir = path.join(tmp, "build")
+    fs.mkdirSync(ours, { mode: 0o700 })
+    fs.mkdirSync(decoyDir, { recursive: true })
+    const real = await answering(path.join(ours, "d.sock"), "ours")
+    const decoy = await answering(path.join(decoyDir, "d.sock"), "decoy")
+    const before = process.cwd()
+    process.chdir(decoyDir)
+    try {
+      const request = { type: "zero-stats", build: "test" } as const
+      const got = await connectIfOurs(path.join(ours, "d.sock"), (name) => exchange(name, request))
+      expect(process.cwd()).toBe(fs.realpathSync(decoyDir))
+      const res = await got?.connected
+      expect(res).toEqual({ _tag: "Answer", response: expect.objectContaining({ stdout: Buffer.from("ours").toString("base64") }) })
+      expect([real.connections(), decoy.connections()]).toEqual([1, 0])
+    } finally {
+      process.chdir(before)
+      real.close()
+      decoy.close()
     }
   })
 })
