@@ -4,9 +4,10 @@
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { BIN, makeSandbox, ROOT, run, type Run, type Sandbox } from "../support/harness.ts"
+import { BIN, makeSandbox, ROOT, run, runAsync, type Run, type Sandbox } from "../support/harness.ts"
 import { packageCopy, PATH_WITH_NODE, recordingCompiler } from "../support/client-kit.ts"
 
 const REAL_NODE_BIN = path.join(ROOT, "node_modules", "node", "bin", "node")
@@ -108,6 +109,31 @@ describe("the client on Bun and on Node", () => {
     const hit = big(BIN, ["gcc", "-c", "loud.c", "-o", "hit.o"])
     expect(sb.stats().stats.cache_hits.counts["C/C++"]).toBe(1)
     for (const r of [miss, hit]) expect({ code: r.status, stderr: r.stderr.equals(plain.stderr) }).toEqual({ code: 0, stderr: true })
+  })
+})
+
+describe("the connection to the daemon", () => {
+  // The client checks the socket from inside its directory and connects by its bare name there.
+  it("reaches its own daemon on both runtimes, never a listener of the socket's name where the compile runs", async () => {
+    for (const runtime of ["bun", "node"]) {
+      const sb = sandbox(runtime === "node" ? { SCCACHE_TS_RUNTIME: "node" } : {})
+      sb.write("ok.c", SOURCES["ok.c"])
+      let decoyed = 0
+      const decoy = net.createServer(() => {
+        decoyed++
+      })
+      await new Promise<void>((resolve) => decoy.listen(path.join(sb.dir, path.basename(sb.socket)), resolve))
+      try {
+        for (const out of ["a.o", "b.o"]) {
+          const r = await runAsync(BIN, ["gcc", "-c", "ok.c", "-o", out], { cwd: sb.dir, env: sb.env })
+          expect({ runtime, code: r.code, stderr: r.stderr.toString() }).toEqual({ runtime, code: 0, stderr: "" })
+        }
+      } finally {
+        decoy.close()
+      }
+      expect({ runtime, decoyed }).toEqual({ runtime, decoyed: 0 })
+      expect({ runtime, hits: sb.stats().stats.cache_hits.counts["C/C++"] }).toEqual({ runtime, hits: 1 })
+    }
   })
 })
 
