@@ -60,7 +60,8 @@ export const ask = async (socket: string, req: Asking, opts: AskOptions): Promis
     const res = await quick.connected
     if (settles(res)) return res
   }
-  const request = await req
+  // A request that could not be made is the caller's to report (it awaits the same promise).
+  const request = await Promise.resolve(req).catch(() => undefined)
   if (request === undefined) return { _tag: "Unavailable", reason: "nothing was asked" }
   const { askStarting } = await import("./StartDaemon.ts")
   return askStarting(socket, request, opts)

@@ -47,7 +47,11 @@ export const exchange = (socket: string, request: Asking, silenceMs = SILENCE_MS
     listen()
     close = connectUnix(socket, {
       open: (send) =>
-        void Promise.resolve(request).then((r) => (r === undefined ? settle({ _tag: "Lost", message: "nothing was asked" }) : send(encodeFrame(r)))),
+        void Promise.resolve(request).then(
+          (r) => (r === undefined ? settle({ _tag: "Lost", message: "nothing was asked" }) : send(encodeFrame(r))),
+          // The caller sees why from the request itself.
+          () => settle({ _tag: "Lost", message: "nothing was asked" })
+        ),
       data: (chunk) => {
         listen()
         const frames = reader.push(chunk)
