@@ -2,7 +2,7 @@
  * Which compiler a compile means, on the hot path: no `node:fs` (4 ms of every start on Bun).
  * A file is sccache-ts itself when it is the same file as the launcher we were invoked by (device
  * and inode, so symlinks and hard links to it count). What the quick look can't decide goes to
- * CompilerOnPath, which checks with realpath and access(2).
+ * CompilerOnPath, which checks each candidate with access(2).
  */
 import { basenameOf, resolvePath } from "../fs/PosixPath.ts"
 import { type FileStat, statOf, whichOnPath } from "./Runtime.ts"
