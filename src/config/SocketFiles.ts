@@ -95,10 +95,10 @@ const lockSecret = (dir: string): string => {
  * secret can't be read or made (the caller has checked the directory before).
  */
 export const lockName = (socket: string, role: "daemon" | "starter"): string =>
-  `\0sccache-ts-${lockSecret(path.dirname(socket))}-${role}-${fnv1a(socket)}`
+  `\0sccache-ts-${lockSecret(path.dirname(socket))}-${role}-${socketHash(socket)}`
 
-// Abstract names share sun_path's 108 bytes, so the socket path goes in as a hash (no node:crypto on the client).
-const fnv1a = (text: string): string => {
+/** Abstract names share sun_path's 108 bytes, so the socket path goes in as a hash (no node:crypto on the client). */
+export const socketHash = (text: string): string => {
   let h = 0x811c9dc5
   let g = 0x01000193
   for (let i = 0; i < text.length; i++) {

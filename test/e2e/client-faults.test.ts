@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { BIN, makeSandbox, run, runAsync, type Sandbox } from "../support/harness.ts"
 import { fakeDaemon, frame, packageCopy } from "../support/client-kit.ts"
+import { socketHash } from "../../src/config/SocketFiles.ts"
 
 const sandboxes: Array<Sandbox> = []
 const sandbox = (env: NodeJS.ProcessEnv = {}) => {
@@ -199,19 +200,10 @@ describe("security", () => {
   it("takes its locks under names nobody else can know: a squatter on the old names changes nothing", async () => {
     const sb = sandbox()
     // The names the lock used to have (uid, role, hash of the socket path): anyone could bind them.
-    const fnv = (text: string) => {
-      let h = 0x811c9dc5
-      let g = 0x01000193
-      for (let i = 0; i < text.length; i++) {
-        h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
-        g = Math.imul(g ^ text.charCodeAt(i), 0x811c9dc5) >>> 0
-      }
-      return h.toString(16).padStart(8, "0") + g.toString(16).padStart(8, "0")
-    }
     const squatters = await Promise.all(["daemon", "starter"].map((role) =>
       new Promise<net.Server>((resolve) => {
         const s = net.createServer((c) => c.destroy())
-        s.listen(`\0sccache-ts-${process.getuid?.()}-${role}-${fnv(sb.socket)}`, () => resolve(s))
+        s.listen(`\0sccache-ts-${process.getuid?.()}-${role}-${socketHash(sb.socket)}`, () => resolve(s))
       })
     ))
     try {
