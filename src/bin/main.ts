@@ -16,8 +16,8 @@ import { socketPath } from "../config/SocketPath.ts"
 import { basenameOf } from "../fs/PosixPath.ts"
 
 const env = process.env as Record<string, string>
-/** This bundle: a daemon runs it too. */
-const entry = process.argv[1]!
+/** This bundle, as a daemon runs it on Node: on Bun we may be its bytecode build, dist/client-bun.js. */
+const entry = process.argv[1]!.replace(/client-bun\.js$/, "client.mjs")
 /** The name we were invoked by (the launcher's $0): `sccache-ts`, `sccache`, or a compiler's. */
 const self = process.argv[2] ?? "sccache-ts"
 const argv = process.argv.slice(3)

@@ -227,6 +227,44 @@ describe("the launcher", () => {
     expect(stats.stats.compile_requests).toBe(3)
   })
 
+  it("on Bun runs the client's bytecode build, on Node the plain one, and Bun without bytecode the plain one", () => {
+    const sb = sandbox({ SCCACHE_DISABLE: "1" })
+    src(sb)
+    // A compiler that notes the client's command line (the client runs it itself: the cache is off).
+    const log = path.join(sb.dir, "clients")
+    const cc = sb.write("argcc", `#!/bin/sh\ntr '\\0' ' ' < /proc/$PPID/cmdline >> '${log}'\necho >> '${log}'\nexec gcc "$@"\n`)
+    fs.chmodSync(cc, 0o755)
+    const bare = path.join(path.dirname(sb.dir), "bare")
+    const bareBin = packageCopy(bare, { bun: true, node: "real" })
+    fs.rmSync(path.join(bare, "dist", "client-bun.js"))
+    expect(sb.sccache([cc, "-c", "ok.c", "-o", "a.o"]).code).toBe(0)
+    expect(sb.sccache([cc, "-c", "ok.c", "-o", "b.o"], { env: { SCCACHE_TS_RUNTIME: "node" } }).code).toBe(0)
+    expect(run(bareBin, [cc, "-c", "ok.c", "-o", "c.o"], { cwd: sb.dir, env: sb.env }).code).toBe(0)
+    const [onBun, onNode, bareBun] = fs.readFileSync(log, "utf8").trim().split("\n")
+    expect(onBun).toMatch(/bun\.exe .*\/dist\/client-bun\.js /)
+    expect(onNode).toMatch(/node .*\/dist\/client\.mjs /)
+    expect(bareBun).toMatch(/bun\.exe .*\/bare\/bin\/\.\.\/dist\/client\.mjs /)
+    for (const o of ["a.o", "b.o", "c.o"]) expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+  })
+
+  it("with bytecode Bun can't use (another Bun's, damaged): Bun reads the source, and caches as before", () => {
+    const sb = sandbox()
+    src(sb)
+    const pkg = path.join(path.dirname(sb.dir), "damaged")
+    const bin = packageCopy(pkg, { bun: true, node: "real" })
+    const jsc = path.join(pkg, "dist", "client-bun.js.jsc")
+    expect(fs.statSync(jsc).size).toBeGreaterThan(1000)
+    fs.writeFileSync(jsc, Buffer.concat([fs.readFileSync(jsc).subarray(0, 64), Buffer.alloc(4096, 0xa5)]))
+    for (const o of ["a.o", "b.o"]) {
+      const r = run(bin, ["gcc", "-c", "ok.c", "-o", o], { cwd: sb.dir, env: sb.env })
+      expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+      expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+    }
+    const stats = JSON.parse(run(bin, ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString())
+    expect(stats.stats.cache_hits.counts["C/C++"]).toBe(1)
+    run(bin, ["--stop-server"], { cwd: sb.dir, env: sb.env })
+  })
+
   it("works as a copy named sccache beside it, and from a clone that was moved", () => {
     const sb = sandbox()
     src(sb)

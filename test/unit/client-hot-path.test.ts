@@ -158,4 +158,13 @@ describe("the built client", () => {
     expect(dynamic).toContain("./client-StartDaemon.mjs")
     expect(dynamic).toContain("./client-RunHere.mjs")
   })
+
+  it("has a bytecode build for Bun beside it, which imports nothing up front either", () => {
+    const dist = path.join(import.meta.dirname, "..", "..", "dist")
+    const bun = fs.readFileSync(path.join(dist, "client-bun.js"), "utf8")
+    expect(bun).toMatch(/^\/\/ @bun @bytecode @bun-cjs\n/)
+    expect(fs.statSync(path.join(dist, "client-bun.js.jsc")).size).toBeGreaterThan(0)
+    expect(bun.match(/\b(?:require\(|import\s*(?:[\w*{][^;]*?from\s*)?["'])/g) ?? []).toEqual([])
+    expect([...bun.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1])).toContain("./client-StartDaemon.mjs")
+  })
 })
