@@ -125,7 +125,8 @@ export class Pipeline extends Context.Service<Pipeline, {
       if (d?.depend !== undefined) {
         const depend = d.depend
         const compile = Effect.gen(function*() {
-          const ran = yield* execute(depend.args)
+          // Cancelled (the client went away): the compiler is gone by then, and so goes its listing.
+          const ran = yield* execute(depend.args).pipe(Effect.onInterrupt(() => depend.finish(undefined)))
           const { out, read } = yield* depend.finish(ran._tag === "Ran" ? ran.out : undefined)
           const f = yield* finished(ran, out)
           if ("done" in f) return f.done

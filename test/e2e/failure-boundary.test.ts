@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { encodeFrame, FrameReader, isBadFrame } from "../../src/protocol/Framing.ts"
@@ -96,6 +97,38 @@ describe("a client that goes away", () => {
     expect(obj.includes("marker_after")).toBe(true)
     expect(obj.includes("marker_before")).toBe(false)
   }, 180_000)
+})
+
+describe("a client that goes away from a compiler that won't stop", () => {
+  it("the compiler is killed after its grace, and depend mode's own dependency file is removed", async () => {
+    // A temporary directory of its own: what the daemon's depend mode puts there must be gone after.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sct-tmp-"))
+    const sb = sandbox({ TMPDIR: tmp })
+    sb.write("a.c", "int a;\n")
+    // Writes the dependency file it is asked for, then ignores SIGTERM (gcc itself removes it when stopped).
+    const stubborn = sb.write("stubborncc", `#!/bin/sh
+case " $* " in
+  *" -c "*)
+    mf=$(printf '%s\\n' "$@" | sed -n '/^-MF$/{n;p;}')
+    [ -n "$mf" ] && echo "a.o: a.c" > "$mf"
+    trap '' TERM
+    touch started
+    while :; do sleep 0.1; done ;;
+esac
+exec gcc "$@"
+`)
+    fs.chmodSync(stubborn, 0o755)
+    const client = spawn(BIN, [stubborn, "-c", "a.c", "-o", "a.o"], { cwd: sb.dir, env: sb.env, stdio: "ignore" })
+    const exited = new Promise((r) => client.on("exit", r))
+    expect(await waitUntil(() => fs.existsSync(path.join(sb.dir, "started")))).toBe(true)
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith(".tmp-sccache-ts-") && f.endsWith(".d"))).toHaveLength(1)
+    client.kill("SIGKILL")
+    await exited
+    // SIGTERM, 2 s of grace, SIGKILL: then nothing of the compile is left, in the build or in TMPDIR.
+    expect(await waitUntil(() => processesIn(sb.dir).length === 0)).toBe(true)
+    expect(await waitUntil(() => fs.readdirSync(tmp).every((f) => !f.startsWith(".tmp-sccache-ts-")), 200)).toBe(true)
+    expect(fs.existsSync(path.join(sb.dir, "a.o"))).toBe(false)
+  }, 60_000)
 })
 
 describe("requests the daemon must not trust", () => {
