@@ -160,6 +160,24 @@ describe("the launcher", () => {
     expect(cached.stats().stats.cache_hits.counts["C/C++"]).toBe(1)
   })
 
+  it("with Bun's stub (its postinstall not run: npm --ignore-scripts, pnpm): runs on Node, and caches", () => {
+    const sb = sandbox()
+    src(sb)
+    const bin = packageCopy(path.join(path.dirname(sb.dir), "stubbed"), { bun: "stub", node: "real" })
+    const log = path.join(sb.dir, "runtimes")
+    const cc = recordingCompiler(sb.dir, log)
+    const local = run(bin, [cc, "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env: { ...sb.env, SCCACHE_DISABLE: "1" } })
+    expect({ code: local.code, stderr: local.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+    expect(fs.readFileSync(log, "utf8").trim()).toBe(fs.realpathSync(REAL_NODE_BIN))
+    for (const o of ["b.o", "c.o"]) {
+      const r = run(bin, ["gcc", "-c", "ok.c", "-o", o], { cwd: sb.dir, env: sb.env })
+      expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+      expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+    }
+    expect(JSON.parse(run(bin, ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString()).stats.cache_hits.counts["C/C++"]).toBe(1)
+    run(bin, ["--stop-server"], { cwd: sb.dir, env: sb.env })
+  })
+
   it("with Bun but no Node fit for the daemon: an error, exit 2, and the compile still runs", () => {
     const sb = sandbox()
     src(sb)

@@ -15,15 +15,23 @@ export const PATH_WITH_NODE = `${path.join(ROOT, "node_modules", ".bin")}:${proc
 
 /**
  * A copy of the package at `dir` (launcher and dist/, no source): `bun` and `node` say what its
- * node_modules holds: the real runtime (linked), nothing, or a `node` that is a script (`text`).
+ * node_modules holds: the real runtime (linked), nothing, Bun's stub (`"stub"`), or a `node` that
+ * is a script (`text`).
  */
-export const packageCopy = (dir: string, opts: { bun: boolean; node: "real" | "none" | { text: string } }): string => {
+export const packageCopy = (dir: string, opts: { bun: boolean | "stub"; node: "real" | "none" | { text: string } }): string => {
   fs.mkdirSync(path.join(dir, "bin"), { recursive: true })
   fs.copyFileSync(path.join(ROOT, "bin", "sccache-ts"), path.join(dir, "bin", "sccache-ts"))
   fs.chmodSync(path.join(dir, "bin", "sccache-ts"), 0o755)
   fs.cpSync(path.join(ROOT, "dist"), path.join(dir, "dist"), { recursive: true })
   fs.mkdirSync(path.join(dir, "node_modules"))
-  if (opts.bun) fs.symlinkSync(REAL_BUN, path.join(dir, "node_modules", "bun"))
+  if (opts.bun === true) fs.symlinkSync(REAL_BUN, path.join(dir, "node_modules", "bun"))
+  else if (opts.bun === "stub") {
+    // The bun package as npm --ignore-scripts or pnpm leave it: bun.exe and bunx.exe are the stub
+    // the package ships (executable, as npm makes its bins), which fails until its postinstall runs.
+    const stub = `echo "Error: Bun's postinstall script was not run." >&2\nexit 1\n`
+    fs.mkdirSync(path.join(dir, "node_modules", "bun", "bin"), { recursive: true })
+    for (const exe of ["bun.exe", "bunx.exe"]) fs.writeFileSync(path.join(dir, "node_modules", "bun", "bin", exe), stub, { mode: 0o755 })
+  }
   const node = opts.node
   if (node === "real") fs.symlinkSync(REAL_NODE, path.join(dir, "node_modules", "node"))
   else if (node !== "none") {
