@@ -1,5 +1,6 @@
 import { Context, Layer } from "effect"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { assemblerReadsFiles } from "../compiler/Language.ts"
 import { SETTLE_MS, statIdentity } from "../fs/KeptDigests.ts"
 import { hashRegularFileSync, MAX_DIGEST_BYTES } from "../fs/StreamHash.ts"
@@ -36,6 +37,25 @@ const FEW_NAMES = 16
 /** Codes after which nothing can be found at the path by anyone (the compiler included). */
 const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"])
 
+/**
+ * A directory during one check: nothing there (missing, or not a directory), unreadable, settled
+ * with its listing, or changing (its names are looked at one by one).
+ */
+type DirState =
+  | { readonly _tag: "None" }
+  | { readonly _tag: "Unreadable" }
+  | { readonly _tag: "Listed"; readonly names: ReadonlySet<string> }
+  | { readonly _tag: "Changing" }
+const NONE: DirState = { _tag: "None" }
+const UNREADABLE: DirState = { _tag: "Unreadable" }
+const CHANGING: DirState = { _tag: "Changing" }
+
+const depth = (dir: string) => {
+  let n = 0
+  for (let i = dir.indexOf("/"); i >= 0; i = dir.indexOf("/", i + 1)) n++
+  return n
+}
+
 export const scanText = (data: Buffer): Omit<FileDigest, "digest" | "changedMs"> => {
   const text = data.toString("latin1")
   return {
@@ -54,6 +74,8 @@ export class FileDigests extends Context.Service<FileDigests, {
   readonly digest: (file: string) => FileDigest | undefined
   /** True when none of `names` exists in `dir` now; checked through its cached listing. */
   readonly absent: (dir: string, names: Iterable<string>) => boolean
+  /** True when every directory's names are absent: `absent` for each, the directories looked at once. */
+  readonly allAbsent: (dirs: Iterable<readonly [dir: string, names: Iterable<string>]>) => boolean
 }>()("sccache-ts/cache/FileDigests") {
   static readonly layer = Layer.sync(FileDigests, () => {
     const digests = new Map<string, { id: string; value: FileDigest }>()
@@ -87,32 +109,62 @@ export class FileDigests extends Context.Service<FileDigests, {
       return st === "ENOENT" || st === "ENOTDIR"
     }
 
-    const absent = (dir: string, names: Iterable<string>): boolean => {
+    /**
+     * What a directory holds, as far as absent names go, looked at once per check. A directory whose
+     * parent was just seen settled (by its listing) or missing is known missing without a look:
+     * most of a manifest's directories are a search directory's subdirectories that don't exist.
+     */
+    const dirState = (dir: string, seen: Map<string, DirState>): DirState => {
+      const known = seen.get(dir)
+      if (known !== undefined) return known
+      const parent = seen.get(path.dirname(dir))
+      const state = parent?._tag === "None" || (parent?._tag === "Listed" && !parent.names.has(path.basename(dir))) ? NONE : lookAt(dir)
+      seen.set(dir, state)
+      return state
+    }
+
+    const lookAt = (dir: string): DirState => {
       const st = statOf(dir)
-      if (typeof st === "string") return NOTHING_THERE.has(st)
-      if (!st.isDirectory()) return true
+      if (typeof st === "string") return NOTHING_THERE.has(st) ? NONE : UNREADABLE
+      if (!st.isDirectory()) return NONE
       const id = statIdentity(st)
       const known = listings.get(dir)
-      if (known !== undefined && known.id === id) {
-        for (const n of names) if (known.names.has(n)) return false
-        return true
-      }
+      if (known !== undefined && known.id === id) return { _tag: "Listed", names: known.names }
       // A directory that keeps changing (a build's own, gaining objects as it goes) is not read again
       // and again for a few names: a look at each costs less, however many files it holds.
-      const wanted = [...names]
-      const settled = Date.now() - Number(st.ctimeMs) > SETTLE_MS
-      if (!settled && wanted.length <= FEW_NAMES) return wanted.every((n) => nothingAt(`${dir}/${n}`))
-      let listed: ReadonlySet<string>
+      if (Date.now() - Number(st.ctimeMs) <= SETTLE_MS) return CHANGING
       try {
-        listed = new Set(fs.readdirSync(dir))
+        const names = new Set(fs.readdirSync(dir))
+        listings.set(dir, { id, names })
+        return { _tag: "Listed", names }
+      } catch {
+        return UNREADABLE
+      }
+    }
+
+    const absentIn = (dir: string, names: Iterable<string>, seen: Map<string, DirState>): boolean => {
+      const state = dirState(dir, seen)
+      if (state._tag === "None") return true
+      if (state._tag === "Unreadable") return false
+      const wanted = [...names]
+      if (state._tag === "Listed") return !wanted.some((n) => state.names.has(n))
+      if (wanted.length <= FEW_NAMES) return wanted.every((n) => nothingAt(`${dir}/${n}`))
+      try {
+        const listed = new Set(fs.readdirSync(dir))
+        return !wanted.some((n) => listed.has(n))
       } catch {
         // An unreadable directory might hold them: not provably absent.
         return false
       }
-      if (settled) listings.set(dir, { id, names: listed })
-      return !wanted.some((n) => listed.has(n))
     }
 
-    return FileDigests.of({ digest, absent })
+    const allAbsent = (dirs: Iterable<readonly [string, Iterable<string>]>): boolean => {
+      const seen = new Map<string, DirState>()
+      // Parents before their subdirectories, so that what is known of a parent serves its children.
+      const sorted = [...dirs].map((e) => ({ e, depth: depth(e[0]) })).sort((a, b) => a.depth - b.depth)
+      return sorted.every(({ e: [dir, names] }) => absentIn(dir, names, seen))
+    }
+
+    return FileDigests.of({ digest, absent: (dir, names) => allAbsent([[dir, names]]), allAbsent })
   })
 }

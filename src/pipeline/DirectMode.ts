@@ -124,8 +124,7 @@ export class DirectMode extends Context.Service<DirectMode, {
       // Shared manifests are input from others: only files this compile's include search can reach are read.
       if (!reachableFor(cand, back, view.relocatable ? cwd : "", roots)) return false
       for (const [f, d] of cand.includes) if (digests.digest(back(f))?.digest !== d) return false
-      for (const [dir, names] of cand.absent) if (!digests.absent(back(dir), names)) return false
-      return true
+      return digests.allAbsent(cand.absent.map(([dir, names]) => [back(dir), names] as const))
     }
 
     /** A candidate for a finished compile, or undefined when direct mode can't vouch for it. */

@@ -111,10 +111,11 @@ export class Pipeline extends Context.Service<Pipeline, {
 
       const d: Direct | undefined = job.direct !== undefined && !direct.excluded(job.direct.manifestKey) ? job.direct : undefined
 
-      // Direct mode: no preprocessor, when the manifest's files are all as they were.
+      // Direct mode: no preprocessor, when the manifest's files are all as they were. What it read is
+      // remembered after the reply, from the digests the lookup verified.
       const directHit = (d: Direct) =>
-        direct.lookup(req, d, outputs).pipe(Effect.flatMap((h) =>
-          h === undefined ? Effect.succeed(undefined) : remember(h.result, h.read, "hit", h.known).pipe(Effect.as(hit(h.entry, h.replay, "direct")))
+        direct.lookup(req, d, outputs).pipe(Effect.map((h) =>
+          h === undefined ? undefined : hit(h.entry, h.replay, "direct", remember(h.result, h.read, "hit", h.known))
         ))
       if (d !== undefined && !config.recache) {
         const found = yield* directHit(d)

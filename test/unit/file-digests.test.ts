@@ -2,7 +2,9 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { it as effectIt } from "@effect/vitest"
+import { Schema } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { FileDigests } from "../../src/cache/FileDigests.ts"
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "sct-digests-"))
@@ -47,5 +49,46 @@ describe("absent files, as the compiler's include search sees them", () => {
     fs.writeFileSync(path.join(root, "a-file.h"), "")
     expect(digests.absent(path.join(root, "none", "deeper"), ["x.h"])).toBe(true)
     expect(digests.absent(path.join(root, "a-file.h"), ["x.h"])).toBe(true)
+  })
+})
+
+describe("absent names in many directories at once, parents looked at before their children", () => {
+  const tree = path.join(root, "tree")
+  const dirs = ["", "inc", "inc/sub", "inc/bits", "inc/none", "inc/none/deeper", "sys", "sys/bits", "file.h", "file.h/x", "missing", "missing/bits"]
+  const names = ["a.h", "b.h", "c.h", "x.h", "y.h", "sub", "bits", "none", "file.h"]
+  beforeAll(async () => {
+    for (const d of ["inc/sub", "inc/bits", "sys"]) fs.mkdirSync(path.join(tree, d), { recursive: true })
+    for (const f of ["inc/a.h", "inc/b.h", "inc/sub/x.h", "inc/bits/y.h", "sys/c.h", "file.h"]) fs.writeFileSync(path.join(tree, f), "")
+    // Settled, so that their listings are what is looked at.
+    await new Promise((r) => setTimeout(r, 1100))
+  })
+
+  /** What the compiler finds: nothing it could open at that path. */
+  const nothingThere = (dir: string, name: string) => {
+    try {
+      return fs.statSync(path.join(tree, dir, name), { throwIfNoEntry: false }) === undefined
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "ENOTDIR"
+    }
+  }
+  const digests = service()
+
+  effectIt.prop(
+    "agrees with looking at every name in every directory",
+    [Schema.Array(Schema.Tuple([Schema.Literals(dirs), Schema.Array(Schema.Literals(names))]))],
+    ([query]) => {
+      const expected = query.every(([d, ns]) => ns.every((n) => nothingThere(d, n)))
+      expect(digests.allAbsent(query.map(([d, ns]) => [path.join(tree, d), ns] as const))).toBe(expected)
+    }
+  )
+
+  it("a subdirectory that was missing from its parent's listing is seen as soon as it appears", () => {
+    const fresh = service()
+    const query = [[path.join(tree, "sys"), ["d.h"]], [path.join(tree, "sys", "new"), ["d.h"]]] as const
+    expect(fresh.allAbsent(query)).toBe(true)
+    fs.mkdirSync(path.join(tree, "sys", "new"))
+    fs.writeFileSync(path.join(tree, "sys", "new", "d.h"), "")
+    expect(fresh.allAbsent(query)).toBe(false)
+    fs.rmSync(path.join(tree, "sys", "new"), { recursive: true })
   })
 })
