@@ -53,11 +53,17 @@ await build({
 
 /**
  * What a compile's client loads only when a hit is not enough: starting a daemon, compiling here,
- * the exact compiler lookup. Each is a file of its own beside dist/client.mjs, with the node:
+ * the exact compiler lookup, the jobserver's descriptors. Each is a file of its own beside dist/client.mjs, with the node:
  * modules it imports, so that a hit loads one file and neither node:fs nor node:path (on Bun, 4
  * and 1.5 ms of a start); the little code they share with the hit path is in each.
  */
-const CLIENT_LAZY = { "client/StartDaemon.ts": "client-StartDaemon", "client/RunHere.ts": "client-RunHere", "client/CompilerOnPath.ts": "client-CompilerOnPath" }
+const CLIENT_LAZY = {
+  "client/StartDaemon.ts": "client-StartDaemon",
+  "client/RunHere.ts": "client-RunHere",
+  "client/CompilerOnPath.ts": "client-CompilerOnPath",
+  // Reads /proc with node:fs: compiling here without a jobserver doesn't load it.
+  "jobserver/JobserverProc.ts": "client-JobserverProc"
+}
 const lazyOf = { ...Object.fromEntries(Object.entries(LAZY).map(([src, name]) => [src, `./${name}.js`])), ...Object.fromEntries(Object.entries(CLIENT_LAZY).map(([src, name]) => [src, `./${name}.mjs`])) }
 
 const client = {
@@ -69,7 +75,7 @@ const client = {
   plugins: [{
     name: "lazy-dist",
     setup(b) {
-      b.onResolve({ filter: /(Commands|DaemonMain|StartDaemon|RunHere|CompilerOnPath)\.ts$/ }, (args) => {
+      b.onResolve({ filter: /(Commands|DaemonMain|StartDaemon|RunHere|CompilerOnPath|JobserverProc)\.ts$/ }, (args) => {
         const rel = path.relative(path.join(root, "src"), path.resolve(args.resolveDir, args.path))
         return lazyOf[rel] !== undefined && args.kind === "dynamic-import" ? { path: lazyOf[rel], external: true } : undefined
       })

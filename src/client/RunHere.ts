@@ -1,16 +1,16 @@
-import * as fs from "node:fs"
-import { jobserverAuth, reachableJobserver } from "../jobserver/JobserverAuth.ts"
+import { jobserverAuth } from "../jobserver/JobserverAuth.ts"
 import { dieOf } from "./Exchange.ts"
-import { spawnInherit, type Stdio } from "./Runtime.ts"
+import { spawnInherit, statOf, type Stdio } from "./Runtime.ts"
 
 /**
  * The terminal, and the jobserver descriptors make or cargo gave us, under the same numbers: the
  * runtimes mark inherited descriptors close-on-exec, and rustc warns about a jobserver it can't open.
  */
-const stdio = (): Stdio => {
+const stdio = async (): Promise<Stdio> => {
   const auth = jobserverAuth(process.env)
   const fds: Stdio = ["inherit", "inherit", "inherit"]
-  if (auth?._tag !== "Fds" || reachableJobserver(auth, process.pid) === undefined) return fds
+  // Loaded only here: /proc is read with node:fs, which a compile without a jobserver never loads.
+  if (auth?._tag !== "Fds" || (await import("../jobserver/JobserverProc.ts")).reachableJobserver(auth, process.pid) === undefined) return fds
   for (const fd of [auth.read, auth.write]) {
     while (fds.length <= fd) fds.push("ignore")
     fds[fd] = fd
@@ -18,7 +18,10 @@ const stdio = (): Stdio => {
   return fds
 }
 
-const firstExisting = (paths: ReadonlyArray<string>): string | undefined => paths.find((p) => fs.existsSync(p))
+const firstExisting = async (paths: ReadonlyArray<string>): Promise<string | undefined> => {
+  for (const p of paths) if (!("code" in (await statOf(p)))) return p
+  return undefined
+}
 
 /**
  * bash rebuilds the compiler's argv and environment from this process's own /proc files, byte for
@@ -34,11 +37,11 @@ const RAW_EXEC = `mapfile -d '' -t a < /proc/$1/cmdline && mapfile -d '' -t e < 
  * compiler gets them from /proc as bytes. A compiler killed by a signal kills us the same way.
  */
 export const runHere = async (exe: string, args: ReadonlyArray<string>, raw = false): Promise<number> => {
-  const bash = raw ? firstExisting(["/bin/bash", "/usr/bin/bash"]) : undefined
-  const envExe = raw ? firstExisting(["/usr/bin/env", "/bin/env"]) : undefined
+  const bash = raw ? await firstExisting(["/bin/bash", "/usr/bin/bash"]) : undefined
+  const envExe = raw ? await firstExisting(["/usr/bin/env", "/bin/env"]) : undefined
   const ran = bash !== undefined && envExe !== undefined
-    ? await spawnInherit(bash, ["--norc", "--noprofile", "-c", RAW_EXEC, "sccache-ts", String(process.pid), String(args.length), envExe, exe], stdio(), {})
-    : await spawnInherit(exe, args, stdio())
+    ? await spawnInherit(bash, ["--norc", "--noprofile", "-c", RAW_EXEC, "sccache-ts", String(process.pid), String(args.length), envExe, exe], await stdio(), {})
+    : await spawnInherit(exe, args, await stdio())
   if (ran._tag === "NotStarted") {
     process.stderr.write(`sccache-ts: error: cannot run ${exe}: ${ran.message}\n`)
     return ran.code === "ENOENT" ? 127 : 126

@@ -5,7 +5,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { Env } from "../config/Config.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
-import { advertiseJobserver, jobserverAuth, jobserverLiveness, reachableJobserver } from "./JobserverAuth.ts"
+import { advertiseJobserver, jobserverAuth } from "./JobserverAuth.ts"
+import { jobserverLiveness, reachableJobserver } from "./JobserverProc.ts"
 
 /** Set while serving a make or cargo job: the client already holds a token for this compile. */
 const ClientHoldsToken = Context.Reference<boolean>("sccache-ts/jobserver/ClientHoldsToken", { defaultValue: () => false })

@@ -167,3 +167,29 @@ describe("a daemon started from a make job", () => {
     expect(fs.readFileSync(path.join(b.sb.env["SCCACHE_ERROR_LOG"]!), "utf8")).toContain("using the jobserver of the environment")
   })
 })
+
+describe("a compile the client runs itself (not one for the cache) under make -j2", () => {
+  it("gets make's jobserver, under the numbers make advertises", () => {
+    const sb = makeSandbox()
+    sandboxes.push(sb)
+    const out = path.join(sb.dir, "probe.out")
+    // Both descriptors open and a pipe (make ≤ 4.3), or the FIFO (make 4.4).
+    const probe = sb.write("probe", [
+      "#!/bin/sh",
+      "auth=${MAKEFLAGS##*--jobserver-auth=}",
+      "auth=${auth%% *}",
+      "case $MAKEFLAGS in",
+      '  *--jobserver-auth=fifo:*) [ -p "${auth#fifo:}" ] && echo reached || echo lost ;;',
+      '  *--jobserver-auth=*) [ -p "/proc/self/fd/${auth%,*}" ] && [ -p "/proc/self/fd/${auth#*,}" ] && echo reached || echo lost ;;',
+      "  *) echo none ;;",
+      `esac > ${out}`,
+      ""
+    ].join("\n"))
+    fs.chmodSync(probe, 0o755)
+    // A link: the daemon leaves it to the client. `+`: make leaves its jobserver open to the recipe.
+    sb.write("Makefile.probe", `all:\n\t+${BIN} ${probe} -o prog x.o\n`)
+    const r = run("make", ["-f", "Makefile.probe", "-j2"], { cwd: sb.dir, env: withoutJobserver(sb.env) })
+    expect(r.code).toBe(0)
+    expect(fs.readFileSync(out, "utf8").trim()).toBe("reached")
+  })
+})

@@ -159,6 +159,12 @@ describe("the built client", () => {
     expect(dynamic).toContain("./client-RunHere.mjs")
   })
 
+  it("compiles here without loading node:fs unless a jobserver is advertised", () => {
+    const runHere = fs.readFileSync(path.join(import.meta.dirname, "..", "..", "dist", "client-RunHere.mjs"), "utf8")
+    expect(runHere.match(/\bimport\s*(?:[\w*{][^;]*?from\s*)?["'][^"']+["']/g) ?? []).toEqual([])
+    expect([...runHere.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1])).toContain("./client-JobserverProc.mjs")
+  })
+
   it("has a bytecode build for Bun beside it, which imports nothing up front either", () => {
     const dist = path.join(import.meta.dirname, "..", "..", "dist")
     const bun = fs.readFileSync(path.join(dist, "client-bun.js"), "utf8")

@@ -11,7 +11,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect } from "vitest"
 import { Jobserver } from "../../src/jobserver/Jobserver.ts"
-import { advertiseJobserver, jobserverAuth, reachableJobserver } from "../../src/jobserver/JobserverAuth.ts"
+import { advertiseJobserver, jobserverAuth } from "../../src/jobserver/JobserverAuth.ts"
+import { reachableJobserver } from "../../src/jobserver/JobserverProc.ts"
 import type { CompileRequest } from "../../src/protocol/Messages.ts"
 
 const request = (env: Record<string, string>, pid?: number): CompileRequest => ({
