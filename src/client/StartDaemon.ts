@@ -11,7 +11,7 @@ import { inspectSocket, lockName, prepareSocketDir } from "../config/SocketFiles
 import type { Request } from "../protocol/Messages.ts"
 import { type AskOptions, type Asked, settles, TOO_OLD_NODE } from "./Daemon.ts"
 import { exchange } from "./Exchange.ts"
-import { runtimeName, socketsReady, whichOnPath } from "./Runtime.ts"
+import { lockAbstract, runtimeName, socketsReady, spawnDetached, whichOnPath } from "./Runtime.ts"
 
 /** How long a client waits for a daemon it (or a racing client) started: sccache's default. */
 const STARTUP_TIMEOUT_MS = 10_000
@@ -52,7 +52,6 @@ interface Spawned {
 const spawnDaemon = async (env: Env, entry: string, socket: string): Promise<Spawned> => {
   const node = daemonNode(entry, env)
   if (node === undefined) return { gone: { reason: "no Node ≥ 22.19 to run the daemon (none in the package, none on PATH)", code: null, noRuntime: true } }
-  const { spawn } = await import("node:child_process")
   const log = env["SCCACHE_ERROR_LOG"]
   let stderr: number | "ignore" = "ignore"
   if (log) {
@@ -65,37 +64,18 @@ const spawnDaemon = async (env: Env, entry: string, socket: string): Promise<Spa
     // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the
     // socket path and the variables' paths go along absolute, since a relative one meant the
     // client's directory (the daemon reads the config file itself).
-    const child = spawn(node, [entry], {
-      cwd: "/",
-      detached: true,
-      stdio: ["ignore", "ignore", stderr],
-      env: { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket } as NodeJS.ProcessEnv
-    })
-    child.on("error", (e) => {
-      spawned.gone = { reason: `the daemon could not be spawned (${node}: ${e.message})`, code: null }
-    })
-    child.on("exit", (code, signal) => {
+    const daemonEnv = { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket }
+    await spawnDetached(node, [entry], { cwd: "/", env: daemonEnv as Record<string, string>, stderr }, (code, signal) => {
       spawned.gone = code === TOO_OLD_NODE
         ? { reason: `${node} is older than the daemon needs (Node ≥ 22.19)`, code, noRuntime: true }
         : { reason: `the daemon exited (${signal ?? `status ${code}`})`, code }
     })
-    child.unref()
   } catch (e) {
-    spawned.gone = { reason: `the daemon could not be spawned (${(e as Error).message})`, code: null }
+    spawned.gone = { reason: `the daemon could not be spawned (${node}: ${(e as Error).message})`, code: null }
   } finally {
     if (typeof stderr === "number") fs.closeSync(stderr)
   }
   return spawned
-}
-
-/** Holds an abstract-socket lock while this client starts a daemon, so a `make -j16` starts one. */
-const tryLock = async (name: string): Promise<{ close: () => void } | undefined> => {
-  const net = await import("node:net")
-  return new Promise((resolve) => {
-    const server = net.createServer((c) => c.destroy())
-    server.once("error", () => resolve(undefined))
-    server.listen(name, () => resolve(server))
-  })
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -135,7 +115,8 @@ export const askStarting = async (socket: string, req: Request, opts: AskOptions
         const bad = prepareSocketDir(socket)
         if (bad !== undefined) return { _tag: "Unavailable", reason: bad }
         try {
-          lock ??= await tryLock(lockName(socket, "starter"))
+          // Held while this client starts a daemon, so that a `make -j16` starts one.
+          lock ??= await lockAbstract(lockName(socket, "starter"))
         } catch (e) {
           return { _tag: "Unavailable", reason: `lock: ${(e as Error).message}` }
         }
