@@ -24,16 +24,17 @@ export const NOT_REGULAR_OUTPUT = "output is not a regular file"
  */
 export const nonRegularOutput = (cwd: string, files: ReadonlyArray<string>): string | undefined => {
   for (const file of files) {
-    let st: fs.Stats
+    let st: fs.Stats | undefined
     try {
-      st = fs.lstatSync(path.resolve(cwd, file))
+      // Not there yet (the usual case on a miss) needs no exception: undefined.
+      st = fs.lstatSync(path.resolve(cwd, file), { throwIfNoEntry: false })
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       // Not there yet (or its directory isn't): the compiler creates it, or says why it can't.
       if (code === "ENOENT" || code === "ENOTDIR") continue
       return `output ${file} can't be examined (${code})`
     }
-    if (!st.isFile()) return NOT_REGULAR_OUTPUT
+    if (st !== undefined && !st.isFile()) return NOT_REGULAR_OUTPUT
   }
   return undefined
 }
