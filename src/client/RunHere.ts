@@ -9,8 +9,11 @@ import { spawnInherit, statOf, type Stdio } from "./Runtime.ts"
 const stdio = async (): Promise<Stdio> => {
   const auth = jobserverAuth(process.env)
   const fds: Stdio = ["inherit", "inherit", "inherit"]
+  if (auth?._tag !== "Fds") return fds
   // Loaded only here: /proc is read with node:fs, which a compile without a jobserver never loads.
-  if (auth?._tag !== "Fds" || (await import("../jobserver/JobserverProc.ts")).reachableJobserver(auth, process.pid) === undefined) return fds
+  // Without it (a damaged install) the compile still runs, only without make's jobserver.
+  const proc = await import("../jobserver/JobserverProc.ts").catch(() => undefined)
+  if (proc?.reachableJobserver(auth, process.pid) === undefined) return fds
   for (const fd of [auth.read, auth.write]) {
     while (fds.length <= fd) fds.push("ignore")
     fds[fd] = fd

@@ -64,8 +64,9 @@ const spawnDaemon = async (env: Env, entry: string, socket: string): Promise<Spa
     // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the
     // socket path and the variables' paths go along absolute, since a relative one meant the
     // client's directory (the daemon reads the config file itself).
-    const daemonEnv = { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket }
-    await spawnDetached(node, [entry], { cwd: "/", env: daemonEnv as Record<string, string>, stderr }, (code, signal) => {
+    const vars = { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket }
+    const daemonEnv = Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined))
+    await spawnDetached(node, [entry], { cwd: "/", env: daemonEnv, stderr }, (code, signal) => {
       spawned.gone = code === TOO_OLD_NODE
         ? { reason: `${node} is older than the daemon needs (Node ≥ 22.19)`, code, noRuntime: true }
         : { reason: `the daemon exited (${signal ?? `status ${code}`})`, code }

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { packageCopy } from "../support/client-kit.ts"
 import { BIN, makeSandbox, run, runAsync, type Sandbox } from "../support/harness.ts"
 
 const SHIM = `#!/bin/sh
@@ -191,5 +192,19 @@ describe("a compile the client runs itself (not one for the cache) under make -j
     const r = run("make", ["-f", "Makefile.probe", "-j2"], { cwd: sb.dir, env: withoutJobserver(sb.env) })
     expect(r.code).toBe(0)
     expect(fs.readFileSync(out, "utf8").trim()).toBe("reached")
+  })
+
+  it("still runs, without make's jobserver, when the install lacks the file that looks for it", () => {
+    const sb = makeSandbox()
+    sandboxes.push(sb)
+    const out = path.join(sb.dir, "probe.out")
+    const probe = sb.write("probe", `#!/bin/sh\necho ran > ${out}\n`)
+    fs.chmodSync(probe, 0o755)
+    const bin = packageCopy(path.join(path.dirname(sb.dir), "pkg"), { bun: true, node: "real" })
+    fs.rmSync(path.join(path.dirname(bin), "..", "dist", "client-JobserverProc.mjs"))
+    sb.write("Makefile.probe", `all:\n\t+${bin} ${probe} -o prog x.o\n`)
+    const r = run("make", ["-f", "Makefile.probe", "-j2"], { cwd: sb.dir, env: withoutJobserver(sb.env) })
+    expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+    expect(fs.readFileSync(out, "utf8").trim()).toBe("ran")
   })
 })
