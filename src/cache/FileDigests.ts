@@ -56,6 +56,10 @@ const depth = (dir: string) => {
   return n
 }
 
+/** Pure: entries keyed by directory, each directory after its parents (what is known of a parent serves its children). */
+export const parentsFirst = <T>(entries: Iterable<readonly [string, T]>): Array<readonly [string, T]> =>
+  [...entries].map((e) => ({ e, d: depth(e[0]) })).sort((a, b) => a.d - b.d).map(({ e }) => e)
+
 export const scanText = (data: Buffer): Omit<FileDigest, "digest" | "changedMs"> => {
   const text = data.toString("latin1")
   return {
@@ -72,9 +76,13 @@ export const scanText = (data: Buffer): Omit<FileDigest, "digest" | "changedMs">
 export class FileDigests extends Context.Service<FileDigests, {
   /** `undefined` when the file can't be read. */
   readonly digest: (file: string) => FileDigest | undefined
-  /** True when none of `names` exists in `dir` now; checked through its cached listing. */
-  readonly absent: (dir: string, names: Iterable<string>) => boolean
-  /** True when every directory's names are absent: `absent` for each, the directories looked at once. */
+  /**
+   * A look at directories: its function tells whether none of `names` exists in `dir` now (through
+   * the directory's cached listing). What it learns of a directory serves those asked after it, so
+   * ask parents first (`parentsFirst`).
+   */
+  readonly absence: () => (dir: string, names: Iterable<string>) => boolean
+  /** True when every directory's names are absent: one look, parents first. */
   readonly allAbsent: (dirs: Iterable<readonly [dir: string, names: Iterable<string>]>) => boolean
 }>()("sccache-ts/cache/FileDigests") {
   static readonly layer = Layer.sync(FileDigests, () => {
@@ -158,13 +166,16 @@ export class FileDigests extends Context.Service<FileDigests, {
       }
     }
 
-    const allAbsent = (dirs: Iterable<readonly [string, Iterable<string>]>): boolean => {
+    const absence = () => {
       const seen = new Map<string, DirState>()
-      // Parents before their subdirectories, so that what is known of a parent serves its children.
-      const sorted = [...dirs].map((e) => ({ e, depth: depth(e[0]) })).sort((a, b) => a.depth - b.depth)
-      return sorted.every(({ e: [dir, names] }) => absentIn(dir, names, seen))
+      return (dir: string, names: Iterable<string>) => absentIn(dir, names, seen)
     }
 
-    return FileDigests.of({ digest, absent: (dir, names) => allAbsent([[dir, names]]), allAbsent })
+    const allAbsent = (dirs: Iterable<readonly [string, Iterable<string>]>): boolean => {
+      const absent = absence()
+      return parentsFirst(dirs).every(([dir, names]) => absent(dir, names))
+    }
+
+    return FileDigests.of({ digest, absence, allAbsent })
   })
 }

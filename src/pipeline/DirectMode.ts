@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { depFromTemplate, depToTemplate } from "../cache/BaseDirs.ts"
 import { type CacheEntry, EntryOutdated } from "../cache/CacheEntry.ts"
 import { EntryCache } from "../cache/EntryCache.ts"
-import { type FileDigest, FileDigests } from "../cache/FileDigests.ts"
+import { type FileDigest, FileDigests, parentsFirst } from "../cache/FileDigests.ts"
 import { addCandidate, candidateReachable, decodeManifest, encodeManifest, includeRoots, type ManifestCandidate, shadowCandidates, verifiedDepText } from "../cache/Manifest.ts"
 import { writeAtomically } from "../cache/OutputWriter.ts"
 import type { CompileRequest } from "../protocol/Messages.ts"
@@ -32,6 +32,12 @@ export const UNVOUCHED_REASON: Readonly<Record<Unvouched, string>> = {
 
 export type Includes = ManifestCandidate["includes"]
 
+/** The digests of what a compile read: for its manifest (`includes`), and by absolute path. */
+export interface Digested {
+  readonly includes: Includes
+  readonly known: ReadonlyMap<string, string>
+}
+
 /** A direct-mode hit: the entry, put in place with its dependency file; its key and what it read. */
 export interface DirectHit {
   readonly entry: CacheEntry
@@ -48,7 +54,7 @@ export class DirectMode extends Context.Service<DirectMode, {
   readonly excluded: (mkey: string) => boolean
   readonly lookup: (req: CompileRequest, d: Direct, outputs: Outputs) => Effect.Effect<DirectHit | undefined>
   /** The digests of what a compile read, or why they can't stand for it. */
-  readonly digestAll: (read: ReadonlyArray<string>, cwd: string, view: PathView, started: number) => Includes | Unvouched
+  readonly digestAll: (read: ReadonlyArray<string>, cwd: string, view: PathView, started: number) => Digested | Unvouched
   /** Remembers that `mkey`'s result depends on more than its files (after digestAll said so). */
   readonly exclude: (mkey: string, why: Unvouched) => void
   /**
@@ -98,15 +104,18 @@ export class DirectMode extends Context.Service<DirectMode, {
         ))
       }))
 
-    const digestAll = (read: ReadonlyArray<string>, cwd: string, view: PathView, started: number): Includes | Unvouched => {
+    const digestAll = (read: ReadonlyArray<string>, cwd: string, view: PathView, started: number): Digested | Unvouched => {
       const includes: Array<readonly [string, string]> = []
+      const known = new Map<string, string>()
       const scanned: Array<FileDigest> = []
       for (const f of read) {
-        const d = digests.digest(path.resolve(cwd, f))
+        const abs = path.resolve(cwd, f)
+        const d = digests.digest(abs)
         if (d === undefined) return "unreadable"
         // A file changed since the compile started would pair its new digest with the old result.
         if (d.changedMs >= started - CLOCK_SLACK_MS) return "modified"
         includes.push([view.key(f), d.digest])
+        known.set(abs, d.digest)
         scanned.push(d)
       }
       if (scanned.some((d) => d.incbin)) return "incbin"
@@ -115,7 +124,7 @@ export class DirectMode extends Context.Service<DirectMode, {
       // (compared normalised: clang reaches libstdc++ through /usr/bin/../lib/gcc/…/../../../../include).
       const rebased = view.relocatable && read.some((f) => path.isAbsolute(f) && view.key(f) !== path.normalize(f))
       if (rebased && scanned.some((d) => d.fileMacros)) return "file"
-      return includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      return { includes: includes.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)), known }
     }
 
     /** Does a candidate still describe the files on disk? */
@@ -139,20 +148,25 @@ export class DirectMode extends Context.Service<DirectMode, {
     ) {
       // A compile that writes a dependency file can't hit without one to write.
       if (d.depFile !== undefined && depText === undefined) return undefined
-      const includes = known ?? digestAll(read, req.cwd, d.view, started)
-      if (typeof includes === "string") return undefined
+      let includes = known
+      if (includes === undefined) {
+        const digested = digestAll(read, req.cwd, d.view, started)
+        if (typeof digested === "string") return undefined
+        includes = digested.includes
+      }
       const dirs = yield* d.searchDirs
       if (dirs === undefined) return undefined
       const absent: Array<readonly [string, Array<string>]> = []
-      for (const [dir, names] of shadowCandidates(read, dirs, req.cwd)) {
+      const isAbsent = digests.absence()
+      for (const [dir, names] of parentsFirst(shadowCandidates(read, dirs, req.cwd))) {
         // Mostly none is there (most such directories don't exist): one look for them all.
-        if (digests.absent(dir, names)) {
+        if (isAbsent(dir, names)) {
           absent.push([d.view.key(dir), [...names].sort()])
           continue
         }
         const missing: Array<string> = []
         for (const n of names) {
-          if (digests.absent(dir, [n])) missing.push(n)
+          if (isAbsent(dir, [n])) missing.push(n)
           // One that exists was passed over by the compiler, unless it only just appeared.
           else if ((digests.digest(path.join(dir, n))?.changedMs ?? 0) >= started - CLOCK_SLACK_MS) return undefined
         }

@@ -132,13 +132,14 @@ export class Pipeline extends Context.Service<Pipeline, {
           const f = yield* finished(ran, out)
           if ("done" in f) return f.done
           if (read === undefined || read.length === 0) return miss(ran, f.reply, "dependency file missing")
-          const includes = direct.digestAll(read, req.cwd, d.view, started)
-          if (typeof includes === "string") {
-            direct.exclude(d.manifestKey, includes)
-            return miss(ran, f.reply, UNVOUCHED_REASON[includes])
+          const digested = direct.digestAll(read, req.cwd, d.view, started)
+          if (typeof digested === "string") {
+            direct.exclude(d.manifestKey, digested)
+            return miss(ran, f.reply, UNVOUCHED_REASON[digested])
           }
+          const { includes } = digested
           const result = dependResultKey(d.manifestKey, includes)
-          yield* remember(result, read, "miss")
+          yield* remember(result, read, "miss", digested.known)
           const depText = yield* direct.readDep(req, d)
           const background = yield* cache.writeLater(
             [result, d.manifestKey],
