@@ -26,12 +26,12 @@ export const nonRegularOutput = (cwd: string, files: ReadonlyArray<string>): str
   for (const file of files) {
     let st: fs.Stats | undefined
     try {
-      // Not there yet (the usual case on a miss) needs no exception: undefined.
+      // Undefined when it is not there yet, the usual case on a miss (no exception for it).
       st = fs.lstatSync(path.resolve(cwd, file), { throwIfNoEntry: false })
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
-      // Not there yet (or its directory isn't): the compiler creates it, or says why it can't.
-      if (code === "ENOENT" || code === "ENOTDIR") continue
+      // Its directory isn't one (ENOTDIR, which throwIfNoEntry doesn't cover): the compiler says why.
+      if (code === "ENOTDIR") continue
       return `output ${file} can't be examined (${code})`
     }
     if (st !== undefined && !st.isFile()) return NOT_REGULAR_OUTPUT
