@@ -52,6 +52,57 @@ await build({
 })
 
 /**
+ * The daemon's startup snapshot (see src/daemon/DaemonSnapshot.ts): the daemon and its warm-up as
+ * one CommonJS file, which is what `node --build-snapshot` takes, made into dist/daemon.blob by
+ * this Node. A blob only loads into the Node binary that made it, so dist/daemon-snapshot.json
+ * names that binary; the client uses the blob only with it. No blob (a failed build, a packed
+ * tarball) only means the plain start.
+ */
+const SDKS = new Set(common.external)
+await build({
+  ...common,
+  format: "cjs",
+  external: [],
+  entryPoints: { "daemon-snapshot": path.join(root, "src", "daemon", "DaemonSnapshot.ts") },
+  outdir: path.join(root, "dist"),
+  outExtension: { ".js": ".cjs" },
+  plugins: [{
+    // A snapshot's code has no import() and its require takes only node: modules: a remote
+    // backend's SDK is required from dist/, found through the entry the daemon is started with.
+    name: "sdk-require",
+    setup(b) {
+      b.onResolve({ filter: /^(@aws-sdk\/|@google-cloud\/|ioredis$|memjs$)/ }, (args) => {
+        const pkg = args.path.split("/").slice(0, args.path.startsWith("@") ? 2 : 1).join("/")
+        return SDKS.has(pkg) || SDKS.has(`${pkg.split("/")[0]}/*`) ? { path: args.path, namespace: "sdk-require" } : undefined
+      })
+      b.onLoad({ filter: /.*/, namespace: "sdk-require" }, (args) => ({
+        contents: `module.exports = require("node:module").createRequire(process.argv[1])(${JSON.stringify(args.path)})`,
+        loader: "js"
+      }))
+    }
+  }]
+})
+const blob = path.join(root, "dist", "daemon.blob")
+const snapshotFit = path.join(root, "dist", "daemon-snapshot.json")
+let snapshot
+{
+  const r = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", path.join(root, "dist", "daemon-snapshot.cjs")], { encoding: "utf8" })
+  // Node warns that child_process and worker_threads are "not yet fully verified" in snapshots: the
+  // daemon only uses them after it is deserialized, never while the snapshot is built.
+  const said = (r.stderr ?? "").split("\n").filter((l) => l.trim() !== "" && !/not yet fully verified|may still work in some cases|issue tracker|--trace-warnings/.test(l))
+  if (r.status === 0 && fs.existsSync(blob)) {
+    const node = fs.realpathSync(process.execPath)
+    const st = fs.statSync(node)
+    fs.writeFileSync(snapshotFit, JSON.stringify({ node, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) }) + "\n")
+    snapshot = "dist/daemon.blob (startup snapshot) for this Node"
+  } else {
+    fs.rmSync(blob, { force: true })
+    snapshot = `no daemon snapshot, the daemon starts plainly: ${said.join(" ").trim() || r.error?.message || `status ${r.status}`}`
+  }
+  if (r.status === 0 && said.length > 0) console.error(said.join("\n"))
+}
+
+/**
  * What a compile's client loads only when a hit is not enough: starting a daemon, compiling here,
  * the exact compiler lookup, the jobserver's descriptors. Each is a file of its own beside dist/client.mjs, with the node:
  * modules it imports, so that a hit loads one file and neither node:fs nor node:path (on Bun, 4
@@ -96,4 +147,4 @@ if (fs.existsSync(bun)) {
   const r = spawnSync(bun, ["build", path.join(root, "dist", "client.mjs"), "--target=bun", "--format=cjs", "--bytecode", "--external=./*", `--outdir=${path.join(root, "dist")}`, "--entry-naming=[name]-bun.[ext]"], { encoding: "utf8" })
   bytecode = r.status === 0 ? "dist/client-bun.js (bytecode) for Bun" : `bytecode build failed, Bun runs dist/client.mjs: ${(r.stderr || r.error?.message || "").trim()}`
 }
-console.error(`built ${pkg.version}+${buildId} → dist/ (node ${process.version}); ${bytecode}`)
+console.error(`built ${pkg.version}+${buildId} → dist/ (node ${process.version}); ${bytecode}; ${snapshot}`)

@@ -9,7 +9,7 @@ import type { Env } from "../config/Config.ts"
 import { absolutePaths } from "../config/PathVariables.ts"
 import { inspectSocket, lockName, prepareSocketDir } from "../config/SocketFiles.ts"
 import type { Request } from "../protocol/Messages.ts"
-import { type AskOptions, type Asked, settles, TOO_OLD_NODE } from "./Daemon.ts"
+import { type AskOptions, type Asked, settles, TOO_OLD_NODE, warn } from "./Daemon.ts"
 import { exchange } from "./Exchange.ts"
 import { lockAbstract, runtimeName, socketsReady, spawnDetached, whichOnPath } from "./Runtime.ts"
 
@@ -44,14 +44,35 @@ const daemonNode = (entry: string, env: Env): string | undefined => {
   return own.find(isExecutable) ?? whichOnPath("node", env["PATH"])
 }
 
-/** A daemon this client spawned: `gone` is set once it has exited or could not start. */
-interface Spawned {
-  gone: { readonly reason: string; readonly code: number | null; readonly noRuntime?: true } | undefined
+/**
+ * The daemon's startup snapshot beside `entry` (see src/daemon/DaemonSnapshot.ts), when the build
+ * made it with this very Node binary: another binary refuses a blob, or crashes on it.
+ */
+const snapshotFor = (node: string, entry: string): string | undefined => {
+  const dist = path.dirname(entry)
+  try {
+    const fit = JSON.parse(fs.readFileSync(path.join(dist, "daemon-snapshot.json"), "utf8")) as { node?: unknown; size?: unknown; mtimeMs?: unknown }
+    const real = fs.realpathSync(node)
+    const st = fs.statSync(real)
+    return fit.node === real && fit.size === st.size && fit.mtimeMs === Math.trunc(st.mtimeMs) ? path.join(dist, "daemon.blob") : undefined
+  } catch {
+    return undefined
+  }
 }
 
-const spawnDaemon = async (env: Env, entry: string, socket: string): Promise<Spawned> => {
+/**
+ * A daemon this client spawned: `gone` is set once it has exited or could not start; `snapshot`,
+ * whether it was started from the snapshot.
+ */
+interface Spawned {
+  gone: { readonly reason: string; readonly code: number | null; readonly noRuntime?: true } | undefined
+  readonly snapshot: boolean
+}
+
+const spawnDaemon = async (env: Env, entry: string, socket: string, snapshots: boolean): Promise<Spawned> => {
   const node = daemonNode(entry, env)
-  if (node === undefined) return { gone: { reason: "no Node ≥ 22.19 to run the daemon (none in the package, none on PATH)", code: null, noRuntime: true } }
+  if (node === undefined) return { gone: { reason: "no Node ≥ 22.19 to run the daemon (none in the package, none on PATH)", code: null, noRuntime: true }, snapshot: false }
+  const blob = snapshots ? snapshotFor(node, entry) : undefined
   const log = env["SCCACHE_ERROR_LOG"]
   let stderr: number | "ignore" = "ignore"
   if (log) {
@@ -59,14 +80,15 @@ const spawnDaemon = async (env: Env, entry: string, socket: string): Promise<Spa
       stderr = fs.openSync(log, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600)
     } catch { /* no log then */ }
   }
-  const spawned: Spawned = { gone: undefined }
+  const spawned: Spawned = { gone: undefined, snapshot: blob !== undefined }
   try {
     // Started in /, so a long-lived daemon never keeps a build directory (or a mount) busy; the
     // socket path and the variables' paths go along absolute, since a relative one meant the
     // client's directory (the daemon reads the config file itself).
     const vars = { ...absolutePaths(env, process.cwd()), SCCACHE_START_SERVER: "1", SCCACHE_SERVER_UDS: socket }
     const daemonEnv = Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined))
-    await spawnDetached(node, [entry], { cwd: "/", env: daemonEnv, stderr }, (code, signal) => {
+    // From the snapshot, the entry still comes along: the daemon finds dist/ (and the SDKs) by it.
+    await spawnDetached(node, blob === undefined ? [entry] : ["--snapshot-blob", blob, entry], { cwd: "/", env: daemonEnv, stderr }, (code, signal) => {
       spawned.gone = code === TOO_OLD_NODE
         ? { reason: `${node} is older than the daemon needs (Node ≥ 22.19)`, code, noRuntime: true }
         : { reason: `the daemon exited (${signal ?? `status ${code}`})`, code }
@@ -98,6 +120,8 @@ export const askStarting = async (socket: string, req: Request, opts: AskOptions
   let daemon: Spawned | undefined
   // A daemon that exits 0 found the lock taken (by one stepping aside): start another, a few times.
   let spawns = 0
+  // Until a daemon started from the snapshot fails: then the plain start.
+  let snapshots = true
   try {
     while (true) {
       const found = inspectSocket(socket)
@@ -108,7 +132,12 @@ export const askStarting = async (socket: string, req: Request, opts: AskOptions
       }
       if (!opts.start) return { _tag: "Unavailable", reason: "no daemon is running" }
       if (daemon?.gone !== undefined) {
-        if (daemon.gone.code !== 0) return { _tag: "Unavailable", reason: daemon.gone.reason, ...(daemon.gone.noRuntime ? { noRuntime: true } : {}) }
+        if (daemon.gone.code !== 0 && daemon.snapshot) {
+          snapshots = false
+          await warn(opts.env, `${daemon.gone.reason} from its startup snapshot: starting it without`)
+        } else if (daemon.gone.code !== 0) {
+          return { _tag: "Unavailable", reason: daemon.gone.reason, ...(daemon.gone.noRuntime ? { noRuntime: true } : {}) }
+        }
         daemon = undefined
       }
       if (Date.now() > deadline) return { _tag: "Unavailable", reason: "the daemon did not start in time" }
@@ -121,7 +150,7 @@ export const askStarting = async (socket: string, req: Request, opts: AskOptions
         } catch (e) {
           return { _tag: "Unavailable", reason: `lock: ${(e as Error).message}` }
         }
-        if (lock !== undefined && spawns++ < MAX_SPAWNS) daemon = await spawnDaemon(opts.env, opts.entry, socket)
+        if (lock !== undefined && spawns++ < MAX_SPAWNS) daemon = await spawnDaemon(opts.env, opts.entry, socket, snapshots)
       }
       await sleep(POLL_MS)
     }

@@ -5,10 +5,14 @@ import * as path from "node:path"
 
 export const TEMP_PREFIX = ".tmp-sccache-ts-"
 
-/** Random once per process, then counted: names only have to be new (the file is created exclusively). */
-const tempStem = `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}-`
+/**
+ * Random once per process, then counted: names only have to be new (the file is created
+ * exclusively). Made on first use, not on import: a daemon started from its startup snapshot would
+ * otherwise share the stem (and the pid) of the process that built the snapshot.
+ */
+let tempStem: string | undefined
 let temps = 0
-export const tempName = (): string => `${tempStem}${(temps++).toString(36)}`
+export const tempName = (): string => `${tempStem ??= `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}-`}${(temps++).toString(36)}`
 
 /**
  * Up to this size a file is written synchronously: a handful of syscalls, where the promise API

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { BIN, makeSandbox, ROOT, run, runAsync, type Run, type Sandbox } from "../support/harness.ts"
+import { BIN, daemonPids, makeSandbox, ROOT, run, runAsync, type Run, type Sandbox } from "../support/harness.ts"
 import { packageCopy, PATH_WITH_NODE, recordingCompiler } from "../support/client-kit.ts"
 
 const REAL_NODE_BIN = path.join(ROOT, "node_modules", "node", "bin", "node")
@@ -299,5 +299,62 @@ describe("the launcher", () => {
     // The moved copy's daemon (started from the new place) served it from the cache.
     expect(JSON.parse(run(path.join(moved, "bin", "sccache"), ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString()).stats.cache_hits.counts["C/C++"]).toBe(1)
     run(path.join(moved, "bin", "sccache"), ["--stop-server"], { cwd: sb.dir, env: sb.env })
+  })
+})
+
+describe("the daemon's startup snapshot", () => {
+  const src = (sb: Sandbox) => sb.write("ok.c", SOURCES["ok.c"])
+  const plainObject = (sb: Sandbox) => {
+    run("gcc", ["-c", "ok.c", "-o", "plain.o"], { cwd: sb.dir })
+    return fs.readFileSync(path.join(sb.dir, "plain.o"))
+  }
+  const cmdlines = (sb: Sandbox) => daemonPids(sb).map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a !== ""))
+  /** Two compiles of ok.c through `bin`: both succeed silently, like plain gcc, the second from the cache. */
+  const missThenHit = (sb: Sandbox, bin: string) => {
+    for (const o of ["a.o", "b.o"]) {
+      const r = run(bin, ["gcc", "-c", "ok.c", "-o", o], { cwd: sb.dir, env: sb.env })
+      expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+      expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+    }
+    const stats = JSON.parse(run(bin, ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString()).stats
+    expect([stats.cache_misses.counts["C/C++"], stats.cache_hits.counts["C/C++"]]).toEqual([1, 1])
+  }
+
+  it("starts the first compile's daemon from the build's snapshot, on the Bun and the Node client alike", () => {
+    expect(fs.existsSync(path.join(ROOT, "dist", "daemon.blob"))).toBe(true)
+    for (const env of [{}, { SCCACHE_TS_RUNTIME: "node" }]) {
+      const sb = sandbox(env)
+      src(sb)
+      missThenHit(sb, BIN)
+      // The entry comes along: the daemon finds dist/ and the storage SDKs by it.
+      expect(cmdlines(sb)).toEqual([[REAL_NODE_BIN, "--snapshot-blob", path.join(ROOT, "dist", "daemon.blob"), path.join(ROOT, "dist", "client.mjs")]])
+      sb.stop()
+    }
+  })
+
+  it("is not used with another Node than the one that made it: the daemon starts plainly and caches", () => {
+    const sb = sandbox()
+    src(sb)
+    const pkg = path.join(path.dirname(sb.dir), "pkg")
+    const bin = packageCopy(pkg, { bun: true, node: "real" })
+    const fit = path.join(pkg, "dist", "daemon-snapshot.json")
+    fs.writeFileSync(fit, JSON.stringify({ ...JSON.parse(fs.readFileSync(fit, "utf8")), mtimeMs: 1 }))
+    missThenHit(sb, bin)
+    expect(cmdlines(sb)).toEqual([[path.join(pkg, "node_modules", "node", "bin", "node"), path.join(pkg, "dist", "client.mjs")]])
+    run(bin, ["--stop-server"], { cwd: sb.dir, env: sb.env })
+  })
+
+  it("that fails to load (damaged): the client starts the daemon without it, and the compile is cached", () => {
+    const sb = sandbox()
+    src(sb)
+    const pkg = path.join(path.dirname(sb.dir), "pkg")
+    const bin = packageCopy(pkg, { bun: true, node: "real" })
+    // Cut short, the blob crashes Node as it loads; the fit file still names this Node.
+    const blob = path.join(pkg, "dist", "daemon.blob")
+    fs.truncateSync(blob, 1 << 20)
+    missThenHit(sb, bin)
+    expect(cmdlines(sb)).toEqual([[path.join(pkg, "node_modules", "node", "bin", "node"), path.join(pkg, "dist", "client.mjs")]])
+    expect(fs.readFileSync(sb.env["SCCACHE_ERROR_LOG"]!, "utf8")).toMatch(/WARN sccache-ts client: the daemon exited \(.*\) from its startup snapshot: starting it without/)
+    run(bin, ["--stop-server"], { cwd: sb.dir, env: sb.env })
   })
 })

@@ -38,6 +38,8 @@ describe("the package", () => {
   it("packs the launcher and the built client and daemon, naming no path of this machine", () => {
     const list = run("tar", ["tzf", tarball], { cwd: tmp }).stdout.toString().split("\n")
     for (const f of ["package/bin/sccache-ts", "package/dist/client.mjs", "package/dist/DaemonMain.js", "package/dist/Commands.js"]) expect(list).toContain(f)
+    // The daemon's startup snapshot loads only into the Node that made it: it stays out.
+    expect(list.filter((f) => /daemon\.blob|daemon-snapshot/.test(f))).toEqual([])
     run("tar", ["xzf", tarball], { cwd: tmp })
     for (const f of ["bin/sccache-ts", "dist/client.mjs"]) expect(fs.readFileSync(path.join(tmp, "package", f), "utf8")).not.toContain(ROOT)
   })
