@@ -7,6 +7,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { makeSnapshot } from "./snapshot.mjs"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"))
@@ -54,11 +55,9 @@ await build({
 /**
  * The daemon's startup snapshot (see src/daemon/DaemonSnapshot.ts): the daemon and its warm-up as
  * one CommonJS file, which is what `node --build-snapshot` takes, made into dist/daemon.blob by
- * this Node. A blob only loads into the Node binary that made it, so dist/daemon-snapshot.json
- * names that binary; the client uses the blob only with it. No blob (a failed build, a packed
- * tarball) only means the plain start.
+ * this Node (scripts/snapshot.mjs, which a package install runs too, for the installing Node).
  */
-const SDKS = new Set(common.external)
+const isSdk = (p) => common.external.some((e) => (e.endsWith("/*") ? p.startsWith(e.slice(0, -1)) : p === e))
 await build({
   ...common,
   format: "cjs",
@@ -71,36 +70,28 @@ await build({
     // backend's SDK is required from dist/, found through the entry the daemon is started with.
     name: "sdk-require",
     setup(b) {
-      b.onResolve({ filter: /^(@aws-sdk\/|@google-cloud\/|ioredis$|memjs$)/ }, (args) => {
-        const pkg = args.path.split("/").slice(0, args.path.startsWith("@") ? 2 : 1).join("/")
-        return SDKS.has(pkg) || SDKS.has(`${pkg.split("/")[0]}/*`) ? { path: args.path, namespace: "sdk-require" } : undefined
-      })
+      b.onResolve({ filter: /^[@a-z]/ }, (args) => (isSdk(args.path) ? { path: args.path, namespace: "sdk-require" } : undefined))
       b.onLoad({ filter: /.*/, namespace: "sdk-require" }, (args) => ({
         contents: `module.exports = require("node:module").createRequire(process.argv[1])(${JSON.stringify(args.path)})`,
+        loader: "js"
+      }))
+      // node:crypto is loaded on first use, after the snapshot: one the snapshot holds crashes
+      // Node in every worker thread that loads it again (the daemon hashes Rust's sysroot in some).
+      b.onResolve({ filter: /^node:crypto$/ }, (args) =>
+        args.namespace === "lazy-crypto" ? { path: "node:crypto", external: true } : { path: "node:crypto", namespace: "lazy-crypto" })
+      // What src/ imports of it (esbuild fails the build on any other name).
+      b.onLoad({ filter: /.*/, namespace: "lazy-crypto" }, () => ({
+        contents: `let crypto
+const load = () => (crypto ??= require("node:crypto"))
+export const createHash = (...args) => load().createHash(...args)
+export const randomBytes = (...args) => load().randomBytes(...args)
+export const webcrypto = { get subtle() { return load().webcrypto.subtle } }`,
         loader: "js"
       }))
     }
   }]
 })
-const blob = path.join(root, "dist", "daemon.blob")
-const snapshotFit = path.join(root, "dist", "daemon-snapshot.json")
-let snapshot
-{
-  const r = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", path.join(root, "dist", "daemon-snapshot.cjs")], { encoding: "utf8" })
-  // Node warns that child_process and worker_threads are "not yet fully verified" in snapshots: the
-  // daemon only uses them after it is deserialized, never while the snapshot is built.
-  const said = (r.stderr ?? "").split("\n").filter((l) => l.trim() !== "" && !/not yet fully verified|may still work in some cases|issue tracker|--trace-warnings/.test(l))
-  if (r.status === 0 && fs.existsSync(blob)) {
-    const node = fs.realpathSync(process.execPath)
-    const st = fs.statSync(node)
-    fs.writeFileSync(snapshotFit, JSON.stringify({ node, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) }) + "\n")
-    snapshot = "dist/daemon.blob (startup snapshot) for this Node"
-  } else {
-    fs.rmSync(blob, { force: true })
-    snapshot = `no daemon snapshot, the daemon starts plainly: ${said.join(" ").trim() || r.error?.message || `status ${r.status}`}`
-  }
-  if (r.status === 0 && said.length > 0) console.error(said.join("\n"))
-}
+const snapshot = makeSnapshot(path.join(root, "dist"))
 
 /**
  * What a compile's client loads only when a hit is not enough: starting a daemon, compiling here,

@@ -9,26 +9,22 @@
  * a snapshot cannot hold (sockets, files, children, the environment) is only made after it is
  * deserialized, by runDaemon, exactly as on the plain start.
  *
- * The warm-up does no asynchronous work of Effect's (no sleep, timeout, yield or concurrency):
- * with some, a deserialized daemon sometimes stalled, its uploads to an S3 server that went away
- * never settling (3 runs in 5 of that test; 0 in 9 without). Effect.runSync refuses anything async.
+ * The warm-up is synchronous, Effect's part too (no sleep, timeout, yield or concurrency): with
+ * some, a deserialized daemon sometimes stalled, its uploads to an S3 server that went away never
+ * settling (3 runs in 5 of that test; 0 in 9 without). Effect.runSync refuses anything async.
  */
 import { Effect } from "effect"
 import * as v8 from "node:v8"
-import { decodeEntry, encodeEntry } from "../cache/CacheEntry.ts"
-import { decodeManifest, encodeManifest } from "../cache/Manifest.ts"
 import { parseDepFile } from "../compiler/DepFile.ts"
 import { parseGccArgs } from "../compiler/GccArgs.ts"
 import { parseDepInfo, parseRustArgs } from "../compiler/RustArgs.ts"
+import { nodeIsRecentEnough } from "../client/Daemon.ts"
 import { encodeFrame, FrameReader } from "../protocol/Framing.ts"
 import { decodeRequest } from "../protocol/RequestSchema.ts"
 import { runDaemon } from "./DaemonMain.ts"
 
-/**
- * Pure work a compile's request does first, on made-up inputs: it touches no file and no process.
- * Awaits only promises that settle at once (entries this small are compressed and hashed in line).
- */
-const warmUp = async () => {
+/** Pure work a compile's request does first, on made-up inputs: it touches no file and no process. */
+const warmUp = () => {
   const request = {
     type: "compile",
     build: "warm-up",
@@ -39,6 +35,9 @@ const warmUp = async () => {
     umask: 0o22,
     pid: 1
   }
+  const step = Effect.fn("warm-up")(function*(n: number) {
+    return n + 1
+  })
   for (let i = 0; i < 3; i++) {
     const frames = new FrameReader().push(encodeFrame(request))
     if (Array.isArray(frames)) decodeRequest(frames[0])
@@ -47,14 +46,7 @@ const warmUp = async () => {
     parseDepFile("a.o: a.c include/a.h \\\n /usr/include/stdio.h\n")
     parseRustArgs(["--crate-name", "a", "--edition=2021", "src/lib.rs", "--crate-type", "lib", "--emit=dep-info,metadata,link", "-C", "opt-level=3", "--out-dir", "target"])
     parseDepInfo("target/a.d: src/lib.rs\n\nsrc/lib.rs:\n")
-    const entry = await encodeEntry("warm-up", { files: [{ role: "obj", mode: 0o644, data: new Uint8Array(4096) }], stdout: new Uint8Array(0), stderr: new Uint8Array(0), exitCode: 0 })
-    if (entry instanceof Uint8Array) await decodeEntry("warm-up", entry)
-    const manifest = await encodeManifest("warm-up", { candidates: [{ result: "r", includes: [["a.h", "d"]], absent: [["/usr/include", ["a.h"]]] }] })
-    if (manifest instanceof Uint8Array) await decodeManifest("warm-up", manifest)
     // The runtime's own paths, synchronously (see above).
-    const step = Effect.fn("warm-up")(function*(n: number) {
-      return n + 1
-    })
     Effect.runSync(Effect.gen(function*() {
       let n = 0
       for (let j = 0; j < 4; j++) n = yield* step(n).pipe(Effect.catchCause(() => Effect.succeed(0)))
@@ -66,8 +58,16 @@ const warmUp = async () => {
 }
 
 if (v8.startupSnapshot.isBuildingSnapshot()) {
-  // The build prints this and still writes the blob: a cold function only costs its compile.
-  warmUp().catch((e) => console.error(`warm-up failed: ${e instanceof Error ? e.stack : String(e)}`))
+  // No blob for a Node the daemon can't run on: a client would start it from the blob, unchecked.
+  if (!nodeIsRecentEnough(process.versions.node)) throw new Error(`Node ${process.version} is too old for the daemon (Node ≥ 22.19)`)
+  warmUp()
+  // node:crypto loads on first use (scripts/build.mjs): in the snapshot, it would crash every worker
+  // thread that loads it (the daemon hashes Rust's sysroot in some). No blob rather than that one.
+  v8.startupSnapshot.addSerializeCallback(() => {
+    // Node's own list of the built-in modules it loaded.
+    const loaded = (process as unknown as { readonly moduleLoadList: ReadonlyArray<string> }).moduleLoadList.filter((m) => /\bcrypto\b/.test(m))
+    if (loaded.length > 0) throw new Error(`node:crypto was loaded while the snapshot was built (${loaded.join(", ")})`)
+  })
   v8.startupSnapshot.setDeserializeMainFunction(() => {
     runDaemon(process.env as Record<string, string>).then(
       (code) => void (process.exitCode = code),

@@ -344,6 +344,20 @@ describe("the daemon's startup snapshot", () => {
     run(bin, ["--stop-server"], { cwd: sb.dir, env: sb.env })
   })
 
+  it("is not made when it would hold node:crypto (it crashes worker threads) or by a Node too old for the daemon", () => {
+    const sb = sandbox()
+    const make = (node: string, prelude: string) => {
+      const dist = fs.mkdtempSync(path.join(path.dirname(sb.dir), "dist-"))
+      fs.writeFileSync(path.join(dist, "daemon-snapshot.cjs"), prelude + fs.readFileSync(path.join(ROOT, "dist", "daemon-snapshot.cjs"), "utf8"))
+      const script = `import(${JSON.stringify(path.join(ROOT, "scripts", "snapshot.mjs"))}).then((m) => console.log(m.makeSnapshot(${JSON.stringify(dist)})))`
+      return { said: run(node, ["-e", script], { cwd: dist }).stdout.toString(), made: fs.readdirSync(dist).sort() }
+    }
+    expect(make(REAL_NODE_BIN, "")).toEqual({ said: expect.stringContaining("daemon startup snapshot"), made: ["daemon-snapshot.cjs", "daemon-snapshot.json", "daemon.blob"] })
+    expect(make(REAL_NODE_BIN, 'require("node:crypto");\n')).toEqual({ said: expect.stringMatching(/^no daemon snapshot.*node:crypto was loaded/), made: ["daemon-snapshot.cjs"] })
+    // This machine's /usr/bin/node is Node 20 (see the launcher's tests).
+    expect(make("/usr/bin/node", "")).toEqual({ said: expect.stringMatching(/^no daemon snapshot/), made: ["daemon-snapshot.cjs"] })
+  })
+
   it("that fails to load (damaged): the client starts the daemon without it, and the compile is cached", () => {
     const sb = sandbox()
     src(sb)

@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeSandbox, ROOT, run, type Sandbox } from "../support/harness.ts"
+import { daemonPids, makeSandbox, ROOT, run, type Sandbox } from "../support/harness.ts"
 import { PATH_WITH_NODE } from "../support/client-kit.ts"
 
 let tmp: string
@@ -38,8 +38,9 @@ describe("the package", () => {
   it("packs the launcher and the built client and daemon, naming no path of this machine", () => {
     const list = run("tar", ["tzf", tarball], { cwd: tmp }).stdout.toString().split("\n")
     for (const f of ["package/bin/sccache-ts", "package/dist/client.mjs", "package/dist/DaemonMain.js", "package/dist/Commands.js"]) expect(list).toContain(f)
-    // The daemon's startup snapshot loads only into the Node that made it: it stays out.
-    expect(list.filter((f) => /daemon\.blob|daemon-snapshot/.test(f))).toEqual([])
+    // The daemon's startup snapshot loads only into the Node that made it: the package has what
+    // makes one at install, not the blob.
+    expect(list.filter((f) => /daemon\.blob|snapshot/.test(f)).sort()).toEqual(["package/dist/daemon-snapshot.cjs", "package/scripts/snapshot.mjs"])
     run("tar", ["xzf", tarball], { cwd: tmp })
     for (const f of ["bin/sccache-ts", "dist/client.mjs"]) expect(fs.readFileSync(path.join(tmp, "package", f), "utf8")).not.toContain(ROOT)
   })
@@ -58,7 +59,14 @@ describe("the package", () => {
     const stats = JSON.parse(run(path.join(prefix, "bin", "sccache"), ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString())
     expect(stats.stats.cache_hits.counts["C/C++"]).toBe(1)
     // It ran on the package's own Bun, installed beside it.
-    expect(fs.existsSync(path.join(prefix, "lib", "node_modules", "sccache-ts", "node_modules", "bun", "bin", "bun.exe"))).toBe(true)
+    const pkg = path.join(prefix, "lib", "node_modules", "sccache-ts")
+    expect(fs.existsSync(path.join(pkg, "node_modules", "bun", "bin", "bun.exe"))).toBe(true)
+    // Its postinstall made the daemon's snapshot for the installing Node (the first on PATH), and
+    // the first compile's daemon started from it.
+    const node = fs.realpathSync(path.join(ROOT, "node_modules", ".bin", "node"))
+    expect(JSON.parse(fs.readFileSync(path.join(pkg, "dist", "daemon-snapshot.json"), "utf8")).node).toBe(node)
+    const daemons = daemonPids(sb).map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a !== ""))
+    expect(daemons.map((argv) => argv.slice(1))).toEqual([["--snapshot-blob", path.join(pkg, "dist", "daemon.blob"), path.join(pkg, "dist", "client.mjs")]])
   }, 600_000)
 
   it("runs through npx of the tarball", () => {
