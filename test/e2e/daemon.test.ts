@@ -108,9 +108,11 @@ describe("daemon life cycle", () => {
     for (const end = Date.now() + 5000; running() && Date.now() < end;) await sleep(20)
     expect(running()).toBe(false)
     expect(fs.existsSync(sb.socket)).toBe(true)
-    expect(sb.sccache(["gcc", "-c", "a.c"]).code).toBe(0)
+    const compiled = sb.sccache(["gcc", "-c", "a.c"])
+    expect(compiled.code).toBe(0)
     const now = await settledDaemonPids(sb)
-    expect(now).toHaveLength(1)
+    // If the new daemon is gone, its log says how far it got.
+    expect(now, `stderr: ${compiled.stderr}; log: ${fs.readFileSync(sb.env["SCCACHE_ERROR_LOG"]!, "utf8")}`).toHaveLength(1)
     expect(now[0]).not.toBe(pid)
     expect(sb.stats().stats.compile_requests).toBe(1)
   })
