@@ -29,6 +29,24 @@ const SOURCES = {
   "main.c": "int main(void) { return 0; }\n"
 }
 
+const src = (sb: Sandbox) => sb.write("ok.c", SOURCES["ok.c"])
+/** ok.c compiled by gcc itself. */
+const plainObject = (sb: Sandbox) => {
+  run("gcc", ["-c", "ok.c", "-o", "plain.o"], { cwd: sb.dir })
+  return fs.readFileSync(path.join(sb.dir, "plain.o"))
+}
+
+/** Two compiles of ok.c through `bin`: both succeed silently, like plain gcc, the second from the cache. */
+const missThenHit = (sb: Sandbox, bin: string) => {
+  for (const o of ["a.o", "b.o"]) {
+    const r = run(bin, ["gcc", "-c", "ok.c", "-o", o], { cwd: sb.dir, env: sb.env })
+    expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+    expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+  }
+  const stats = JSON.parse(run(bin, ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString()).stats
+  expect([stats.cache_misses.counts["C/C++"], stats.cache_hits.counts["C/C++"]]).toEqual([1, 1])
+}
+
 /** What a build sees of one call, objects included. */
 const seen = (r: Run, dir: string, files: ReadonlyArray<string>) => ({
   code: r.code,
@@ -138,11 +156,6 @@ describe("the connection to the daemon", () => {
 })
 
 describe("the launcher", () => {
-  const src = (sb: Sandbox) => sb.write("ok.c", SOURCES["ok.c"])
-  const plainObject = (sb: Sandbox) => {
-    run("gcc", ["-c", "ok.c", "-o", "plain.o"], { cwd: sb.dir })
-    return fs.readFileSync(path.join(sb.dir, "plain.o"))
-  }
 
   it("falls back to the package's Node when the package has no Bun", () => {
     const sb = sandbox({ SCCACHE_DISABLE: "1" })
@@ -273,13 +286,7 @@ describe("the launcher", () => {
     const jsc = path.join(pkg, "dist", "client-bun.js.jsc")
     expect(fs.statSync(jsc).size).toBeGreaterThan(1000)
     fs.writeFileSync(jsc, Buffer.concat([fs.readFileSync(jsc).subarray(0, 64), Buffer.alloc(4096, 0xa5)]))
-    for (const o of ["a.o", "b.o"]) {
-      const r = run(bin, ["gcc", "-c", "ok.c", "-o", o], { cwd: sb.dir, env: sb.env })
-      expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
-      expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
-    }
-    const stats = JSON.parse(run(bin, ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString())
-    expect(stats.stats.cache_hits.counts["C/C++"]).toBe(1)
+    missThenHit(sb, bin)
     run(bin, ["--stop-server"], { cwd: sb.dir, env: sb.env })
   })
 
@@ -303,23 +310,7 @@ describe("the launcher", () => {
 })
 
 describe("the daemon's startup snapshot", () => {
-  const src = (sb: Sandbox) => sb.write("ok.c", SOURCES["ok.c"])
-  const plainObject = (sb: Sandbox) => {
-    run("gcc", ["-c", "ok.c", "-o", "plain.o"], { cwd: sb.dir })
-    return fs.readFileSync(path.join(sb.dir, "plain.o"))
-  }
   const cmdlines = (sb: Sandbox) => daemonPids(sb).map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((a) => a !== ""))
-  /** Two compiles of ok.c through `bin`: both succeed silently, like plain gcc, the second from the cache. */
-  const missThenHit = (sb: Sandbox, bin: string) => {
-    for (const o of ["a.o", "b.o"]) {
-      const r = run(bin, ["gcc", "-c", "ok.c", "-o", o], { cwd: sb.dir, env: sb.env })
-      expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
-      expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
-    }
-    const stats = JSON.parse(run(bin, ["--show-stats", "--stats-format", "json"], { cwd: sb.dir, env: sb.env }).stdout.toString()).stats
-    expect([stats.cache_misses.counts["C/C++"], stats.cache_hits.counts["C/C++"]]).toEqual([1, 1])
-  }
-
   it("starts the first compile's daemon from the build's snapshot, on the Bun and the Node client alike", () => {
     expect(fs.existsSync(path.join(ROOT, "dist", "daemon.blob"))).toBe(true)
     for (const env of [{}, { SCCACHE_TS_RUNTIME: "node" }]) {
