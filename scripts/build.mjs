@@ -53,9 +53,9 @@ await build({
 })
 
 /**
- * The daemon's startup snapshot (see src/daemon/DaemonSnapshot.ts): the daemon and its warm-up as
- * one CommonJS file, which is what `node --build-snapshot` takes, made into dist/daemon.blob by
- * this Node (scripts/snapshot.mjs, which a package install runs too, for the installing Node).
+ * The daemon's startup snapshot (see src/daemon/DaemonSnapshot.ts): the daemon as one CommonJS
+ * file, which is what `node --build-snapshot` takes, made into dist/daemon.blob by this Node
+ * (scripts/snapshot.mjs, which a package install runs too, for the installing Node).
  */
 const isSdk = (p) => common.external.some((e) => (e.endsWith("/*") ? p.startsWith(e.slice(0, -1)) : p === e))
 await build({
