@@ -258,6 +258,43 @@ describe("the launcher", () => {
     expect(stats.stats.compile_requests).toBe(3)
   })
 
+  it("finds its package through npm's bin links without a readlink process, through other symlinks with one", () => {
+    const sb = sandbox()
+    src(sb)
+    const root = path.dirname(sb.dir)
+    // npm's two layouts, linked as npm links them: a global prefix, and a project's node_modules.
+    const prefix = path.join(root, "prefix")
+    packageCopy(path.join(prefix, "lib", "node_modules", "sccache-ts"), { bun: true, node: "real" })
+    fs.mkdirSync(path.join(prefix, "bin"))
+    fs.symlinkSync("../lib/node_modules/sccache-ts/bin/sccache-ts", path.join(prefix, "bin", "sccache-ts"))
+    const modules = path.join(root, "project", "node_modules")
+    packageCopy(path.join(modules, "sccache-ts"), { bun: true, node: "real" })
+    fs.mkdirSync(path.join(modules, ".bin"))
+    fs.symlinkSync("../sccache-ts/bin/sccache-ts", path.join(modules, ".bin", "sccache-ts"))
+    // A masquerading gcc elsewhere, linked to the global one.
+    const masq = path.join(root, "masq")
+    fs.mkdirSync(masq)
+    fs.symlinkSync(path.join(prefix, "bin", "sccache-ts"), path.join(masq, "gcc"))
+    // A readlink first on PATH that notes what it is asked.
+    const tools = path.join(root, "tools")
+    const log = path.join(root, "readlinks")
+    fs.mkdirSync(tools)
+    const readlink = run("sh", ["-c", "command -v readlink"], { cwd: root }).stdout.toString().trim()
+    fs.writeFileSync(path.join(tools, "readlink"), `#!/bin/sh\necho "$@" >> '${log}'\nexec '${readlink}' "$@"\n`, { mode: 0o755 })
+    const env = { ...sb.env, PATH: `${tools}:${PATH_WITH_NODE}` }
+    const runs = [
+      run(path.join(prefix, "bin", "sccache-ts"), ["gcc", "-c", "ok.c", "-o", "a.o"], { cwd: sb.dir, env }),
+      run(path.join(modules, ".bin", "sccache-ts"), ["gcc", "-c", "ok.c", "-o", "b.o"], { cwd: sb.dir, env })
+    ]
+    expect(fs.existsSync(log)).toBe(false)
+    // One readlink, for the masquerading link only: the global link it leads to needs none.
+    runs.push(run(path.join(masq, "gcc"), ["-c", "ok.c", "-o", "c.o"], { cwd: sb.dir, env }))
+    expect(fs.readFileSync(log, "utf8")).toBe(`${path.join(masq, "gcc")}\n`)
+    for (const r of runs) expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
+    for (const o of ["a.o", "b.o", "c.o"]) expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+    expect(sb.stats().stats.cache_hits.counts["C/C++"]).toBe(2)
+  })
+
   it("on Bun runs the client's bytecode build, on Node the plain one, and Bun without bytecode the plain one", () => {
     const sb = sandbox({ SCCACHE_DISABLE: "1" })
     src(sb)
