@@ -258,7 +258,7 @@ describe("the launcher", () => {
     expect(stats.stats.compile_requests).toBe(3)
   })
 
-  it("finds its package through npm's bin links without a readlink process, through other symlinks with one", () => {
+  it("finds its package through npm's bin links and links to sccache-ts on PATH without a readlink process, through others with one", () => {
     const sb = sandbox()
     src(sb)
     const root = path.dirname(sb.dir)
@@ -287,12 +287,15 @@ describe("the launcher", () => {
       run(path.join(modules, ".bin", "sccache-ts"), ["gcc", "-c", "ok.c", "-o", "b.o"], { cwd: sb.dir, env })
     ]
     expect(fs.existsSync(log)).toBe(false)
-    // One readlink, for the masquerading link only: the global link it leads to needs none.
-    runs.push(run(path.join(masq, "gcc"), ["-c", "ok.c", "-o", "c.o"], { cwd: sb.dir, env }))
+    // The masquerading link, with the global sccache-ts on PATH: found there, no readlink either.
+    runs.push(run(path.join(masq, "gcc"), ["-c", "ok.c", "-o", "c.o"], { cwd: sb.dir, env: { ...env, PATH: `${env.PATH}:${path.join(prefix, "bin")}` } }))
+    expect(fs.existsSync(log)).toBe(false)
+    // Without it on PATH: one readlink, for the masquerading link only (the global link it leads to needs none).
+    runs.push(run(path.join(masq, "gcc"), ["-c", "ok.c", "-o", "d.o"], { cwd: sb.dir, env }))
     expect(fs.readFileSync(log, "utf8")).toBe(`${path.join(masq, "gcc")}\n`)
     for (const r of runs) expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" })
-    for (const o of ["a.o", "b.o", "c.o"]) expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
-    expect(sb.stats().stats.cache_hits.counts["C/C++"]).toBe(2)
+    for (const o of ["a.o", "b.o", "c.o", "d.o"]) expect(fs.readFileSync(path.join(sb.dir, o))).toEqual(plainObject(sb))
+    expect(sb.stats().stats.cache_hits.counts["C/C++"]).toBe(3)
   })
 
   it("on Bun runs the client's bytecode build, on Node the plain one, and Bun without bytecode the plain one", () => {
